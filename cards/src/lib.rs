@@ -1,0 +1,1 @@
+//! Card templates for approval requests (Slack Block Kit, Teams Adaptive Cards).

@@ -1,0 +1,1 @@
+//! The MCP gateway: proxy and risk policy.

@@ -1,0 +1,2 @@
+//! `hitl-mcp`: parses the command line and runs the gateway.
+fn main() {}
