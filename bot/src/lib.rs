@@ -1,1 +1,119 @@
-//! x
+//! `hitl-bot`: the approval service.
+//!
+//! Module map:
+//! - [`api`]: HTTP API v1, `/healthz`, `/metrics` (axum), auth and errors.
+//! - [`service`]: the approval service, where every change is orchestrated.
+//! - [`lifecycle`]: the status rules, pure functions, the only place they live.
+//! - [`store`]: the `Store` trait and the embedded SQLite store.
+//! - [`workflow`]: the `Workflow` trait and the in-process timer engine.
+//! - [`notify`]: the `Notifier` seam (log now; Slack, Teams, SNS later).
+//! - [`waiters`]: long-poll wake-ups.
+//! - [`config`], [`token`]: start-up settings and the local API token.
+//! - [`client`]: the HTTP client behind the terminal approver commands.
+//! - [`clock`], [`ids`], [`metrics`]: small shared pieces.
+
+pub mod api;
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod ids;
+pub mod lifecycle;
+pub mod metrics;
+pub mod notify;
+pub mod service;
+pub mod store;
+pub mod token;
+pub mod waiters;
+pub mod workflow;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use api::auth::Tokens;
+use clock::Clock;
+use notify::{Fanout, LogNotifier, Notifier};
+use service::{ApprovalService, Settings};
+use store::Store;
+use workflow::local::LocalWorkflow;
+
+/// Every HTTP route of the service.
+pub fn app(svc: Arc<ApprovalService>, tokens: Tokens) -> Router {
+    api::router(svc, tokens)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then lets
+/// in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+}
+
+/// How often old records are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// A started service with its background tasks (timers, retention).
+#[derive(Debug)]
+pub struct Running {
+    pub service: Arc<ApprovalService>,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Starts the service on `store` with the local workflow engine: re-arms
+    /// the timers of every pending request and expires overdue ones.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        settings: Settings,
+        clock: Clock,
+        extra_notifiers: Vec<Arc<dyn Notifier>>,
+    ) -> anyhow::Result<Self> {
+        let shutdown = CancellationToken::new();
+        let (workflow, driver) = LocalWorkflow::new(clock.clone());
+        let mut notifiers: Vec<Arc<dyn Notifier>> = vec![Arc::new(LogNotifier)];
+        notifiers.extend(extra_notifiers);
+        let service =
+            ApprovalService::new(store, Arc::new(workflow), Fanout::new(notifiers), clock, settings, shutdown.clone());
+        let mut tasks = vec![tokio::spawn(driver.run(service.as_due(), shutdown.clone()))];
+        service.recover().await.map_err(|e| anyhow::anyhow!("cannot recover pending requests: {e}"))?;
+        let svc = service.clone();
+        let stop = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut every = tokio::time::interval(PURGE_EVERY);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = every.tick() => {
+                        if let Err(e) = svc.purge().await {
+                            tracing::warn!(error = %e, "purge failed");
+                        }
+                    }
+                }
+            }
+        }));
+        Ok(Self { service, shutdown, tasks })
+    }
+
+    /// A token that, when cancelled, stops the background tasks and ends
+    /// long-polls early.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops the background tasks and waits for them.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}

@@ -1,1 +1,338 @@
-fn main(){}
+//! `hitl-bot`: parses the command line, then runs the service or a terminal
+//! approver command against a running service.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use hitl_bot::api::auth::Tokens;
+use hitl_bot::client::{ApiClient, ClientError};
+use hitl_bot::clock::Clock;
+use hitl_bot::config::{LogFormat, ServeArgs, default_data_dir};
+use hitl_bot::store::sqlite::SqliteStore;
+use hitl_bot::{Running, token};
+use hitl_wire::api::{AuditEvent, DecisionAction};
+use hitl_wire::{ApprovalRecord, Status};
+use secrecy::SecretString;
+
+#[derive(Debug, Parser)]
+#[command(name = "hitl-bot", version, about = "Human approval for AI agents' risky tool calls: the approval service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the approval service (HTTP API v1 on the embedded SQLite store)
+    Serve(ServeArgs),
+    /// List requests waiting for a decision
+    Pending {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Approve a request
+    Approve {
+        /// The request id
+        id: String,
+        /// Why (shown to the agent and in the audit trail)
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Reject a request; the reason goes back to the agent
+    Reject {
+        /// The request id
+        id: String,
+        /// Why: the agent reads this and adapts
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// The audit trail
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Write every recorded state change, oldest first
+    Export {
+        /// Output format
+        #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+        format: Format,
+        /// Only this request's history
+        #[arg(long)]
+        request_id: Option<String>,
+        /// Write to this file instead of standard output
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Jsonl,
+    Csv,
+}
+
+/// How the terminal commands reach the service.
+#[derive(Debug, Clone, clap::Args)]
+struct ClientArgs {
+    /// Base URL of the approval service
+    #[arg(long, env = "HITL_APPROVAL_URL", default_value = "http://127.0.0.1:8787")]
+    url: String,
+    /// Bearer token; defaults to the one the local service saved in DATA_DIR/token
+    #[arg(long, env = "HITL_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Folder where the local service keeps its token
+    #[arg(long, env = "HITL_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Who is deciding, as recorded in the audit trail [default: cli:$USER]
+    #[arg(long = "as", env = "HITL_APPROVER")]
+    approver: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // One TLS provider for the process (ring); see ARCHITECTURE.md.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hitl-bot: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("hitl-bot: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Pending { client } => pending(client).await,
+        Command::Approve { id, reason, client } => decide(client, &id, DecisionAction::Approve, reason).await,
+        Command::Reject { id, reason, client } => decide(client, &id, DecisionAction::Reject, Some(reason)).await,
+        Command::Audit { command: AuditCommand::Export { format, request_id, output, client } } => {
+            export(client, format, request_id, output).await
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let cfg = args.resolve()?;
+    init_logging(cfg.log_format);
+    let token = match cfg.token {
+        Some(t) => t,
+        None => {
+            let (t, created) = token::load_or_create(&cfg.data_dir)?;
+            let path = token::token_path(&cfg.data_dir);
+            if created {
+                tracing::info!(path = %path.display(), "generated an API token (HITL_TOKEN was not set); clients on this machine read it from there");
+            } else {
+                tracing::info!(path = %path.display(), "using the saved API token");
+            }
+            t
+        }
+    };
+    let store = SqliteStore::open(&cfg.db).map_err(|e| anyhow::anyhow!("{e}"))?;
+    tracing::info!(db = %cfg.db.display(), "store opened");
+    let running = Running::start(Arc::new(store), cfg.settings, Clock::System, Vec::new()).await?;
+    let router = hitl_bot::app(running.service.clone(), Tokens::new(token, cfg.token_previous));
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    tracing::info!(listen = %listener.local_addr()?, "hitl-bot serving");
+    let stop = running.shutdown_token();
+    let shutdown = async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        // End long-polls at once so graceful shutdown does not wait on them.
+        stop.cancel();
+    };
+    hitl_bot::serve(listener, router, shutdown).await.context("server failed")?;
+    running.stop().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn client(args: &ClientArgs) -> anyhow::Result<ApiClient> {
+    let token = match &args.token {
+        Some(t) => SecretString::from(t.clone()),
+        None => {
+            let dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+            token::read_local(&dir)?.with_context(|| {
+                format!(
+                    "no API token: set HITL_TOKEN, or start `hitl-bot serve` once so it saves one in {}",
+                    token::token_path(&dir).display()
+                )
+            })?
+        }
+    };
+    Ok(ApiClient::new(&args.url, token))
+}
+
+fn approver(args: &ClientArgs) -> String {
+    args.approver.clone().unwrap_or_else(|| {
+        // Read here, in main, where environment access belongs.
+        #[allow(clippy::disallowed_methods)]
+        let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+        format!("cli:{user}")
+    })
+}
+
+async fn pending(args: ClientArgs) -> anyhow::Result<ExitCode> {
+    let records = client(&args)?.list(Some("pending"), 1000).await?;
+    let now = chrono::Utc::now();
+    let mut out = std::io::stdout().lock();
+    if records.is_empty() {
+        writeln!(out, "no pending requests")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(out, "{:<12} {:<8} {:<28} {:<16} {:<16} EXPIRES IN", "ID", "RISK", "TOOL", "SERVER", "REQUESTER")?;
+    for r in &records {
+        let left = (r.expires_at - now).num_seconds().max(0);
+        writeln!(
+            out,
+            "{:<12} {:<8} {:<28} {:<16} {:<16} {}m{:02}s{}",
+            r.request_id,
+            r.risk,
+            r.tool,
+            r.server.as_deref().unwrap_or("-"),
+            r.requester,
+            left / 60,
+            left % 60,
+            if r.quorum > 1 { format!("  ({}/{} approvals)", r.approvals.len(), r.quorum) } else { String::new() },
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn decide(args: ClientArgs, id: &str, action: DecisionAction, reason: Option<String>) -> anyhow::Result<ExitCode> {
+    let who = approver(&args);
+    match client(&args)?.decide(id, action, &who, reason).await {
+        Ok(r) => {
+            let mut out = std::io::stdout().lock();
+            match r.status {
+                Status::Pending => writeln!(
+                    out,
+                    "recorded {who}'s approval of {}: {} of {} approvals",
+                    r.request_id,
+                    r.approvals.len(),
+                    r.quorum
+                )?,
+                st => writeln!(out, "{} {st} by {who}: {}", r.request_id, describe(&r))?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ClientError::Api { message, .. }) => {
+            eprintln!("hitl-bot: {id}: {message}");
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn describe(r: &ApprovalRecord) -> String {
+    match &r.server {
+        Some(s) => format!("{} on {s}", r.tool),
+        None => r.tool.clone(),
+    }
+}
+
+async fn export(args: ClientArgs, format: Format, request_id: Option<String>, output: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let api = client(&args)?;
+    let mut out: Box<dyn Write> = match &output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    if let Format::Csv = format {
+        writeln!(out, "seq,request_id,at,actor,action,from_status,to_status,detail")?;
+    }
+    let mut after = 0;
+    loop {
+        let page = api.audit_page(request_id.as_deref(), after, 1000).await?;
+        for e in &page.events {
+            match format {
+                Format::Jsonl => writeln!(out, "{}", serde_json::to_string(e)?)?,
+                Format::Csv => writeln!(out, "{}", csv_row(e))?,
+            }
+        }
+        match page.next_after {
+            Some(n) => after = n,
+            None => break,
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One RFC 4180 row: fields with commas, quotes or newlines are quoted.
+fn csv_row(e: &AuditEvent) -> String {
+    let fields = [
+        e.seq.to_string(),
+        e.request_id.clone(),
+        e.at.to_rfc3339(),
+        e.actor.clone(),
+        e.action.clone(),
+        e.from_status.map(|s| s.to_string()).unwrap_or_default(),
+        e.to_status.to_string(),
+        if e.detail.is_null() { String::new() } else { e.detail.to_string() },
+    ];
+    fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",")
+}
+
+fn csv_field(f: &str) -> String {
+    if f.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", f.replace('"', "\"\""))
+    } else {
+        f.to_owned()
+    }
+}

@@ -1,0 +1,162 @@
+//! Settings of `hitl-bot serve`: command line and environment first, then the
+//! config file, then defaults. Parsed once at start-up.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use hitl_wire::Escalation;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::service::Settings;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// `hitl-bot serve` options. Each has an environment variable and a config-file key.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [config: listen] [default: 127.0.0.1:8787]
+    #[arg(long, env = "HITL_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// SQLite database file [config: db] [default: DATA_DIR/hitl.db]
+    #[arg(long, env = "HITL_DB")]
+    pub db: Option<PathBuf>,
+    /// TOML config file with any of these settings
+    #[arg(long, env = "HITL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Folder for the database and the generated API token [config: data_dir]
+    /// [default: the user's data folder + /hitl]
+    #[arg(long, env = "HITL_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Bearer token for /v1; generated and saved in DATA_DIR/token when unset [config: token]
+    #[arg(long, env = "HITL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// A second accepted token, for rotation without downtime [config: token_previous]
+    #[arg(long, env = "HITL_TOKEN_PREVIOUS", hide_env_values = true)]
+    pub token_previous: Option<String>,
+    /// Seconds a request waits for a decision when it names no timeout
+    /// [config: default_timeout_secs] [default: 300]
+    #[arg(long, env = "HITL_DEFAULT_TIMEOUT_SECS")]
+    pub default_timeout_secs: Option<u64>,
+    /// Days to keep decided requests and their audit history; 0 keeps them forever
+    /// [config: retention_days] [default: 90]
+    #[arg(long, env = "HITL_RETENTION_DAYS")]
+    pub retention_days: Option<u64>,
+    /// Log format [config: log_format] [default: text]
+    #[arg(long, env = "HITL_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+/// The config file. Unknown keys are an error, so typos do not pass silently.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub db: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub token: Option<String>,
+    pub token_previous: Option<String>,
+    pub default_timeout_secs: Option<u64>,
+    pub max_timeout_secs: Option<u64>,
+    pub max_wait_secs: Option<u64>,
+    /// Who may decide requests that name nobody (user ids, `group:NAME`).
+    pub approvers: Option<Vec<String>>,
+    /// Approver groups: `sre = ["alice", "bob"]`.
+    pub groups: Option<HashMap<String, Vec<String>>>,
+    /// Reminder/escalation for requests that name none.
+    pub escalation: Option<Escalation>,
+    pub retention_days: Option<u64>,
+    pub log_format: Option<LogFormat>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        Ok(toml::from_str(text)?)
+    }
+}
+
+/// Everything `serve` needs, resolved.
+#[derive(Debug)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub db: PathBuf,
+    pub data_dir: PathBuf,
+    /// The configured token, if any; `None` means generate or reuse the local one.
+    pub token: Option<SecretString>,
+    pub token_previous: Option<SecretString>,
+    pub settings: Settings,
+    pub log_format: LogFormat,
+}
+
+/// The default data folder: `$XDG_DATA_HOME/hitl` or the platform's equivalent.
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_dir().map(|d| d.join("hitl")).unwrap_or_else(|| PathBuf::from(".hitl"))
+}
+
+impl ServeArgs {
+    pub fn resolve(self) -> anyhow::Result<ServeConfig> {
+        let file = match &self.config {
+            Some(path) => FileConfig::load(path)?,
+            None => FileConfig::default(),
+        };
+        let data_dir = self.data_dir.or(file.data_dir).unwrap_or_else(default_data_dir);
+        let db = self.db.or(file.db).unwrap_or_else(|| data_dir.join("hitl.db"));
+        let listen = match self.listen.or(file.listen) {
+            Some(addr) => addr,
+            None => DEFAULT_LISTEN.parse().context("default listen address")?,
+        };
+        let defaults = Settings::default();
+        let default_timeout_secs = self
+            .default_timeout_secs
+            .or(file.default_timeout_secs)
+            .unwrap_or(defaults.default_timeout_secs);
+        let max_timeout_secs = file.max_timeout_secs.unwrap_or(defaults.max_timeout_secs);
+        if default_timeout_secs == 0 || default_timeout_secs > max_timeout_secs {
+            bail!("default_timeout_secs must be between 1 and max_timeout_secs ({max_timeout_secs}); got {default_timeout_secs}");
+        }
+        let groups = file.groups.unwrap_or_default();
+        for (name, members) in &groups {
+            if members.is_empty() {
+                bail!("approver group {name:?} has no members");
+            }
+        }
+        let retention_days = self.retention_days.or(file.retention_days).unwrap_or(90);
+        let settings = Settings {
+            default_timeout_secs,
+            max_timeout_secs,
+            default_approvers: file.approvers.unwrap_or_default(),
+            groups,
+            default_escalation: file.escalation,
+            retention: (retention_days > 0).then(|| Duration::from_secs(retention_days * 24 * 3600)),
+            max_wait_secs: file.max_wait_secs.unwrap_or(defaults.max_wait_secs),
+        };
+        let secret = |s: Option<String>| s.filter(|t| !t.is_empty()).map(SecretString::from);
+        Ok(ServeConfig {
+            listen,
+            db,
+            data_dir,
+            token: secret(self.token.or(file.token)),
+            token_previous: secret(self.token_previous.or(file.token_previous)),
+            settings,
+            log_format: self.log_format.or(file.log_format).unwrap_or_default(),
+        })
+    }
+}

@@ -1,0 +1,526 @@
+//! The approval service: the one place that turns API calls, chat clicks and
+//! timers into lifecycle changes, then wakes waiters, stops timers and tells
+//! people. HTTP handlers and chat adapters call this, never the store.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use hitl_wire::api::{AuditEvent, CreateApproval, DecisionAction};
+use hitl_wire::{ApprovalRecord, Escalation, Status, arguments_hash};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::ids;
+use crate::lifecycle::{self, AuditEntry, Event, Refusal};
+use crate::metrics::Metrics;
+use crate::notify::{Fanout, Notice};
+use crate::store::{Inserted, ListFilter, Step, Store, StoreError};
+use crate::waiters::Waiters;
+use crate::workflow::{Due, Workflow};
+
+/// Policy the service applies to every request.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Used when a request names no timeout.
+    pub default_timeout_secs: u64,
+    /// Longest timeout a request may ask for.
+    pub max_timeout_secs: u64,
+    /// Who may decide when a request names nobody (empty: anyone but the requester).
+    pub default_approvers: Vec<String>,
+    /// Named groups of approvers, referred to as `group:NAME`.
+    pub groups: HashMap<String, Vec<String>>,
+    /// Reminder/escalation for requests that name none.
+    pub default_escalation: Option<Escalation>,
+    /// Final records older than this are purged; `None` keeps them forever.
+    pub retention: Option<Duration>,
+    /// Longest `?wait=` a caller may ask for.
+    pub max_wait_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            default_timeout_secs: 300,
+            max_timeout_secs: 7 * 24 * 3600,
+            default_approvers: Vec::new(),
+            groups: HashMap::new(),
+            default_escalation: None,
+            retention: Some(Duration::from_secs(90 * 24 * 3600)),
+            max_wait_secs: 300,
+        }
+    }
+}
+
+/// Why a service call failed; the HTTP edge maps each to a status code.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no approval request with id {0:?}")]
+    NotFound(String),
+    #[error(transparent)]
+    Refused(Refusal),
+    #[error("{message}")]
+    Conflict { message: String, record: Box<ApprovalRecord> },
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(id) => ServiceError::NotFound(id),
+            StoreError::Refused(r) => ServiceError::Refused(r),
+            StoreError::Backend(m) => ServiceError::Internal(m),
+        }
+    }
+}
+
+/// Whether a create made a new request or found the one already stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    New,
+    Existing,
+}
+
+pub struct ApprovalService {
+    store: Arc<dyn Store>,
+    workflow: Arc<dyn Workflow>,
+    notifier: Fanout,
+    waiters: Waiters,
+    clock: Clock,
+    settings: Settings,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+    me: Weak<ApprovalService>,
+}
+
+impl std::fmt::Debug for ApprovalService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApprovalService")
+            .field("notifier", &self.notifier)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+const MAX_QUORUM: u32 = 20;
+const MAX_ID_LEN: usize = 128;
+
+impl ApprovalService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        workflow: Arc<dyn Workflow>,
+        notifier: Fanout,
+        clock: Clock,
+        settings: Settings,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self {
+            store,
+            workflow,
+            notifier,
+            waiters: Waiters::default(),
+            clock,
+            settings,
+            metrics: Arc::new(Metrics::default()),
+            shutdown,
+            me: me.clone(),
+        })
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn waiters(&self) -> &Waiters {
+        &self.waiters
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// This service as the target of workflow timers.
+    pub fn as_due(self: &Arc<Self>) -> Weak<dyn Due> {
+        let weak: Weak<dyn Due> = Arc::downgrade(self) as Weak<dyn Due>;
+        weak
+    }
+
+    /// Creates a request, or returns the stored one when `request_id` is
+    /// already taken by the same call (idempotent retry).
+    pub async fn create(&self, body: CreateApproval) -> Result<(ApprovalRecord, Created), ServiceError> {
+        let record = self.build_record(body)?;
+        let audit = AuditEntry {
+            at: record.timestamp,
+            actor: record.requester.clone(),
+            action: "created",
+            from_status: None,
+            to_status: Status::Pending,
+            detail: serde_json::json!({
+                "tool": record.tool,
+                "server": record.server,
+                "risk": record.risk,
+                "arguments_hash": record.arguments_hash,
+                "quorum": record.quorum,
+                "expires_at": record.expires_at,
+            }),
+        };
+        let proposed = record.clone();
+        match self.store.insert(record, audit).await? {
+            Inserted::Existing(existing) if same_call(&existing, &proposed) => Ok((existing, Created::Existing)),
+            Inserted::Existing(existing) => Err(ServiceError::Conflict {
+                message: format!(
+                    "request_id {:?} is already used for a different call ({} on {}); use a new request_id",
+                    existing.request_id,
+                    existing.tool,
+                    existing.server.as_deref().unwrap_or("no server")
+                ),
+                record: Box::new(existing),
+            }),
+            Inserted::Created(record) => {
+                self.metrics.created();
+                if let Err(e) = self.workflow.start(&record).await {
+                    // Without a timer the request could never expire: withdraw it.
+                    tracing::error!(approval_id = %record.request_id, error = %e, "cannot schedule deadline");
+                    return Err(ServiceError::Internal(e.to_string()));
+                }
+                self.spawn_created_notice(record.clone());
+                Ok((record, Created::New))
+            }
+        }
+    }
+
+    fn build_record(&self, b: CreateApproval) -> Result<ApprovalRecord, ServiceError> {
+        let invalid = |m: String| Err(ServiceError::Invalid(m));
+        let request_id = match b.request_id {
+            Some(id) => {
+                validate_id(&id)?;
+                id
+            }
+            None => ids::new_request_id(),
+        };
+        if b.tool.trim().is_empty() {
+            return invalid("`tool` must not be empty".into());
+        }
+        if b.requester.trim().is_empty() {
+            return invalid("`requester` must not be empty: name the agent or user asking".into());
+        }
+        let timeout = b.timeout_secs.unwrap_or(self.settings.default_timeout_secs);
+        if timeout == 0 || timeout > self.settings.max_timeout_secs {
+            return invalid(format!(
+                "`timeout_secs` must be between 1 and {} (got {timeout})",
+                self.settings.max_timeout_secs
+            ));
+        }
+        let quorum = b.quorum.unwrap_or(1);
+        if !(1..=MAX_QUORUM).contains(&quorum) {
+            return invalid(format!("`quorum` must be between 1 and {MAX_QUORUM} (got {quorum})"));
+        }
+        let approvers = if b.approvers.is_empty() { self.settings.default_approvers.clone() } else { b.approvers };
+        let eligible = self.eligible_count(&approvers)?;
+        if let Some(n) = eligible
+            && n < quorum as usize
+        {
+            return invalid(format!(
+                "`quorum` {quorum} cannot be met: only {n} distinct approver(s) in {}",
+                approvers.join(", ")
+            ));
+        }
+        let escalation = b.escalation.or_else(|| self.settings.default_escalation.clone());
+        if let Some(e) = &escalation
+            && (e.after_secs == 0 || e.after_secs >= timeout)
+        {
+            return invalid(format!(
+                "`escalation.after_secs` must be between 1 and the timeout ({timeout}); got {}",
+                e.after_secs
+            ));
+        }
+        let now = self.clock.now();
+        Ok(ApprovalRecord {
+            request_id,
+            status: Status::Pending,
+            requester: b.requester,
+            agent_prompt: b.agent_prompt,
+            proposed_action: b.proposed_action,
+            tool: b.tool,
+            server: b.server,
+            arguments_hash: arguments_hash(&b.arguments),
+            arguments: b.arguments,
+            arguments_executed: None,
+            executed_at: None,
+            risk: b.risk,
+            reasons: b.reasons,
+            approvers,
+            quorum,
+            approvals: Vec::new(),
+            approver: None,
+            reason: None,
+            timestamp: now,
+            expires_at: now + chrono::Duration::seconds(timeout as i64),
+            decided_at: None,
+            escalation,
+            reminded_at: None,
+            notification_sent: false,
+            session: b.session,
+            channel: b.channel,
+        })
+    }
+
+    /// Distinct people who could approve, or `None` when anyone may.
+    fn eligible_count(&self, approvers: &[String]) -> Result<Option<usize>, ServiceError> {
+        if approvers.is_empty() {
+            return Ok(None);
+        }
+        let mut people = std::collections::BTreeSet::new();
+        for entry in approvers {
+            if entry.trim().is_empty() {
+                return Err(ServiceError::Invalid("`approvers` entries must not be empty".into()));
+            }
+            match entry.strip_prefix("group:") {
+                Some(name) => {
+                    let members = self.settings.groups.get(name).ok_or_else(|| {
+                        ServiceError::Invalid(format!(
+                            "unknown approver group {name:?}; configured groups: {}",
+                            self.group_names()
+                        ))
+                    })?;
+                    people.extend(members.iter().map(String::as_str));
+                }
+                None => {
+                    people.insert(entry.as_str());
+                }
+            }
+        }
+        Ok(Some(people.len()))
+    }
+
+    fn group_names(&self) -> String {
+        let mut names: Vec<_> = self.settings.groups.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        if names.is_empty() { "(none)".to_owned() } else { names.join(", ") }
+    }
+
+    /// Whether `who` is on the request's approver list (directly or by group).
+    pub fn may_decide(&self, record: &ApprovalRecord, who: &str) -> bool {
+        record.approvers.is_empty()
+            || record.approvers.iter().any(|entry| match entry.strip_prefix("group:") {
+                Some(group) => self.settings.groups.get(group).is_some_and(|m| m.iter().any(|p| p == who)),
+                None => entry == who,
+            })
+    }
+
+    pub async fn get(&self, request_id: &str) -> Result<ApprovalRecord, ServiceError> {
+        self.store
+            .get(request_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(request_id.to_owned()))
+    }
+
+    /// The record once it is final, or as it stands after `wait`.
+    pub async fn wait(&self, request_id: &str, wait: Duration) -> Result<ApprovalRecord, ServiceError> {
+        // Subscribe before reading, so a decision in between still wakes us.
+        let mut waiter = self.waiters.subscribe(request_id);
+        let record = self.get(request_id).await?;
+        if record.status.is_final() || wait.is_zero() {
+            return Ok(record);
+        }
+        tokio::select! {
+            _ = waiter.woken() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = self.shutdown.cancelled() => {}
+        }
+        drop(waiter);
+        self.get(request_id).await
+    }
+
+    pub async fn list(&self, status: Option<Status>, limit: usize) -> Result<Vec<ApprovalRecord>, ServiceError> {
+        Ok(self.store.list(ListFilter { status, limit }).await?)
+    }
+
+    pub async fn audit(
+        &self,
+        request_id: Option<&str>,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, ServiceError> {
+        Ok(self.store.audit(request_id, after, limit).await?)
+    }
+
+    pub async fn count_pending(&self) -> Result<u64, ServiceError> {
+        Ok(self.store.count_pending().await?)
+    }
+
+    /// A person approves or rejects. With a quorum above one, an approval may
+    /// only add a vote; the returned record says which.
+    pub async fn decide(
+        &self,
+        request_id: &str,
+        action: DecisionAction,
+        approver: &str,
+        reason: Option<String>,
+    ) -> Result<ApprovalRecord, ServiceError> {
+        let approver = approver.trim();
+        if approver.is_empty() {
+            return Err(ServiceError::Invalid("`approver` must name who decides".into()));
+        }
+        let current = self.get(request_id).await?;
+        let allowed = self.may_decide(&current, approver);
+        let event = Event::Decide { action, approver: approver.to_owned(), reason, allowed };
+        match self.apply(request_id, event).await {
+            Err(ServiceError::Refused(Refusal::DeadlinePassed(at))) => {
+                // The timer has not fired yet; expire now so waiters hear of it.
+                self.expire(request_id).await;
+                Err(ServiceError::Refused(Refusal::DeadlinePassed(at)))
+            }
+            other => other,
+        }
+    }
+
+    /// The agent withdraws its request; a later click can never run it.
+    pub async fn cancel(&self, request_id: &str, by: Option<String>, reason: Option<String>) -> Result<ApprovalRecord, ServiceError> {
+        let current = self.get(request_id).await?;
+        let by = by.filter(|b| !b.trim().is_empty()).unwrap_or(current.requester);
+        self.apply(request_id, Event::Cancel { by, reason }).await
+    }
+
+    /// Records that the approved call runs now, with these arguments. Refused
+    /// unless approved, not yet run, and the arguments hash to the approved ones.
+    pub async fn record_execution(&self, request_id: &str, arguments: serde_json::Value) -> Result<ApprovalRecord, ServiceError> {
+        self.apply(request_id, Event::Execute { arguments }).await
+    }
+
+    /// Runs a lifecycle event through the store, then does what follows from it.
+    async fn apply(&self, request_id: &str, event: Event) -> Result<ApprovalRecord, ServiceError> {
+        // Only these events can end the pending state; the others (reminder,
+        // execution, notified) leave the status as it was.
+        let can_finish = matches!(event, Event::Decide { .. } | Event::Cancel { .. } | Event::Expire);
+        let clock = self.clock.clone();
+        let step: Step = Arc::new(move |r: &ApprovalRecord| lifecycle::apply(r, &event, clock.now()));
+        let record = self.store.transition(request_id, step).await?;
+        if can_finish && record.status.is_final() {
+            self.after_final(&record).await;
+        }
+        Ok(record)
+    }
+
+    async fn after_final(&self, record: &ApprovalRecord) {
+        self.waiters.wake(&record.request_id);
+        if let Err(e) = self.workflow.finish(record).await {
+            tracing::warn!(approval_id = %record.request_id, error = %e, "cannot stop timers");
+        }
+        let seconds = record
+            .decided_at
+            .map(|d| (d - record.timestamp).num_milliseconds() as f64 / 1000.0)
+            .unwrap_or_default();
+        self.metrics.finished(record.status.as_str(), seconds);
+        let notice = match record.status {
+            Status::Expired => Notice::Expired,
+            Status::Cancelled => Notice::Cancelled,
+            _ => Notice::Decided,
+        };
+        let notifier = self.notifier.clone();
+        let record = record.clone();
+        tokio::spawn(async move {
+            notifier.notify(notice, &record).await;
+        });
+    }
+
+    fn spawn_created_notice(&self, record: ApprovalRecord) {
+        let Some(me) = self.me.upgrade() else { return };
+        tokio::spawn(async move {
+            if me.notifier.notify(Notice::Created, &record).await {
+                let step: Step = {
+                    let clock = me.clock.clone();
+                    Arc::new(move |r: &ApprovalRecord| lifecycle::apply(r, &Event::Notified, clock.now()))
+                };
+                if let Err(e) = me.store.transition(&record.request_id, step).await {
+                    tracing::debug!(approval_id = %record.request_id, error = %e, "notification_sent not recorded");
+                }
+            }
+        });
+    }
+
+    /// Re-arms timers for every pending request after a start, expiring those
+    /// whose deadline passed while the service was down.
+    pub async fn recover(&self) -> Result<usize, ServiceError> {
+        let now = self.clock.now();
+        let pending = self.store.pending().await?;
+        let mut expired = 0;
+        for record in &pending {
+            if record.expires_at <= now {
+                self.expire(&record.request_id).await;
+                expired += 1;
+            } else if let Err(e) = self.workflow.start(record).await {
+                return Err(ServiceError::Internal(e.to_string()));
+            }
+        }
+        tracing::info!(pending = pending.len() - expired, expired, "recovered pending requests");
+        Ok(expired)
+    }
+
+    /// Deletes final records older than the retention period.
+    pub async fn purge(&self) -> Result<u64, ServiceError> {
+        let Some(keep) = self.settings.retention else { return Ok(0) };
+        let cutoff = self.clock.now() - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
+        let n = self.store.purge(cutoff).await?;
+        if n > 0 {
+            tracing::info!(purged = n, cutoff = %cutoff, "purged old approval records");
+        }
+        Ok(n)
+    }
+
+    pub fn now(&self) -> chrono::DateTime<Utc> {
+        self.clock.now()
+    }
+}
+
+#[async_trait]
+impl Due for ApprovalService {
+    async fn expire(&self, request_id: &str) {
+        match self.apply(request_id, Event::Expire).await {
+            Ok(r) => tracing::info!(approval_id = %r.request_id, reason = r.reason.as_deref().unwrap_or(""), "expired"),
+            Err(ServiceError::Refused(_)) => {} // decided meanwhile, or not due yet
+            Err(e) => tracing::error!(approval_id = request_id, error = %e, "cannot expire"),
+        }
+    }
+
+    async fn remind(&self, request_id: &str) {
+        match self.apply(request_id, Event::Remind).await {
+            Ok(r) => {
+                self.notifier.notify(Notice::Reminder, &r).await;
+            }
+            Err(ServiceError::Refused(_)) => {}
+            Err(e) => tracing::error!(approval_id = request_id, error = %e, "cannot send reminder"),
+        }
+    }
+}
+
+/// An idempotent retry must be the same call as the stored request.
+fn same_call(stored: &ApprovalRecord, proposed: &ApprovalRecord) -> bool {
+    stored.tool == proposed.tool
+        && stored.server == proposed.server
+        && stored.requester == proposed.requester
+        && stored.arguments_hash == proposed.arguments_hash
+}
+
+fn validate_id(id: &str) -> Result<(), ServiceError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(ServiceError::Invalid(format!(
+            "`request_id` must be 1-{MAX_ID_LEN} characters of A-Z, a-z, 0-9, '.', '_', ':' or '-' (got {id:?})"
+        )))
+    }
+}

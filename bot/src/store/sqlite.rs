@@ -1,0 +1,318 @@
+//! The embedded store: one SQLite file in WAL mode, bundled SQLite.
+//!
+//! Records are kept as JSON beside the columns we filter on. One connection
+//! behind a mutex serialises writers inside this process, and every change
+//! runs in a `BEGIN IMMEDIATE` transaction with a version check, so a second
+//! process on the same file cannot interleave a decision either.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use hitl_wire::api::AuditEvent;
+use hitl_wire::{ApprovalRecord, Status};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{Inserted, ListFilter, Step, Store, StoreError};
+use crate::lifecycle::AuditEntry;
+
+/// Schema migrations, applied in order at open; `PRAGMA user_version` holds
+/// how many have run. Append only: never edit a shipped migration.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_approvals.sql")];
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish()
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Backend(format!("stored record is not valid JSON: {e}"))
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies migrations.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut conn = Connection::open(path)
+            .map_err(|e| StoreError::Backend(format!("cannot open database {}: {e}", path.display())))?;
+        // WAL lets readers run beside the writer; NORMAL sync is durable
+        // across process crashes (only a power cut can lose the last commit).
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&mut conn)?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), path: path.to_owned() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn with_conn<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            // A poisoned lock means a panic mid-transaction; SQLite rolled it
+            // back, so the connection itself is still usable.
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let done: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let done = usize::try_from(done).unwrap_or(usize::MAX);
+    if done > MIGRATIONS.len() {
+        return Err(StoreError::Backend(format!(
+            "the database was written by a newer hitl-bot (schema {done}, this build knows {}); upgrade hitl-bot",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_millis(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+fn read_record(json: String) -> Result<ApprovalRecord, StoreError> {
+    Ok(serde_json::from_str(&json)?)
+}
+
+fn append_audit(conn: &Connection, request_id: &str, a: &AuditEntry) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO audit (request_id, at, actor, action, from_status, to_status, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            request_id,
+            millis(a.at),
+            a.actor,
+            a.action,
+            a.from_status.map(Status::as_str),
+            a.to_status.as_str(),
+            serde_json::to_string(&a.detail)?,
+        ],
+    )?;
+    Ok(())
+}
+
+fn status_of(s: String) -> Result<Status, StoreError> {
+    s.parse().map_err(StoreError::Backend)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert(&self, record: ApprovalRecord, audit: AuditEntry) -> Result<Inserted, StoreError> {
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let existing: Option<String> = tx
+                .query_row(
+                    "SELECT record FROM approvals WHERE request_id = ?1",
+                    [&record.request_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(json) = existing {
+                return Ok(Inserted::Existing(read_record(json)?));
+            }
+            tx.execute(
+                "INSERT INTO approvals (request_id, status, created_at, expires_at, decided_at, version, record)
+                 VALUES (?1, ?2, ?3, ?4, NULL, 1, ?5)",
+                params![
+                    record.request_id,
+                    record.status.as_str(),
+                    millis(record.timestamp),
+                    millis(record.expires_at),
+                    serde_json::to_string(&record)?,
+                ],
+            )?;
+            append_audit(&tx, &record.request_id, &audit)?;
+            tx.commit()?;
+            Ok(Inserted::Created(record))
+        })
+        .await
+    }
+
+    async fn get(&self, request_id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
+        let id = request_id.to_owned();
+        self.with_conn(move |conn| {
+            let json: Option<String> = conn
+                .prepare_cached("SELECT record FROM approvals WHERE request_id = ?1")?
+                .query_row([&id], |r| r.get(0))
+                .optional()?;
+            json.map(read_record).transpose()
+        })
+        .await
+    }
+
+    async fn list(&self, filter: ListFilter) -> Result<Vec<ApprovalRecord>, StoreError> {
+        self.with_conn(move |conn| {
+            let limit = filter.limit as i64;
+            let rows: Vec<String> = match filter.status {
+                Some(st) => conn
+                    .prepare_cached(
+                        "SELECT record FROM approvals WHERE status = ?1 ORDER BY created_at DESC LIMIT ?2",
+                    )?
+                    .query_map(params![st.as_str(), limit], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?,
+                None => conn
+                    .prepare_cached("SELECT record FROM approvals ORDER BY created_at DESC LIMIT ?1")?
+                    .query_map([limit], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?,
+            };
+            rows.into_iter().map(read_record).collect()
+        })
+        .await
+    }
+
+    async fn pending(&self) -> Result<Vec<ApprovalRecord>, StoreError> {
+        self.with_conn(|conn| {
+            let rows: Vec<String> = conn
+                .prepare_cached("SELECT record FROM approvals WHERE status = 'pending' ORDER BY expires_at")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            rows.into_iter().map(read_record).collect()
+        })
+        .await
+    }
+
+    async fn count_pending(&self) -> Result<u64, StoreError> {
+        self.with_conn(|conn| {
+            let n: i64 = conn
+                .prepare_cached("SELECT COUNT(*) FROM approvals WHERE status = 'pending'")?
+                .query_row([], |r| r.get(0))?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn transition(&self, request_id: &str, step: Step) -> Result<ApprovalRecord, StoreError> {
+        let id = request_id.to_owned();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let row: Option<(String, i64)> = tx
+                .query_row(
+                    "SELECT record, version FROM approvals WHERE request_id = ?1",
+                    [&id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((json, version)) = row else {
+                return Err(StoreError::NotFound(id));
+            };
+            let current = read_record(json)?;
+            let t = step(&current)?;
+            let changed = tx.execute(
+                "UPDATE approvals SET status = ?1, decided_at = ?2, version = version + 1, record = ?3
+                 WHERE request_id = ?4 AND version = ?5",
+                params![
+                    t.record.status.as_str(),
+                    t.record.decided_at.map(millis),
+                    serde_json::to_string(&t.record)?,
+                    id,
+                    version,
+                ],
+            )?;
+            // IMMEDIATE holds the write lock from the read, so the version
+            // cannot have moved; if it did, refuse rather than guess.
+            if changed != 1 {
+                return Err(StoreError::Backend(format!("concurrent write to {id}; retry")));
+            }
+            append_audit(&tx, &id, &t.audit)?;
+            tx.commit()?;
+            Ok(t.record)
+        })
+        .await
+    }
+
+    async fn audit(&self, request_id: Option<&str>, after: i64, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+        let id = request_id.map(str::to_owned);
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, request_id, at, actor, action, from_status, to_status, detail FROM audit
+                 WHERE seq > ?1 AND (?2 IS NULL OR request_id = ?2) ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![after, id, limit as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (seq, request_id, at, actor, action, from, to, detail) = row?;
+                out.push(AuditEvent {
+                    seq,
+                    request_id,
+                    at: from_millis(at),
+                    actor,
+                    action,
+                    from_status: from.map(status_of).transpose()?,
+                    to_status: status_of(to)?,
+                    detail: serde_json::from_str(&detail)?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn purge(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let cutoff = millis(cutoff);
+            tx.execute(
+                "DELETE FROM audit WHERE request_id IN
+                   (SELECT request_id FROM approvals WHERE status != 'pending' AND decided_at < ?1)",
+                [cutoff],
+            )?;
+            let n = tx.execute("DELETE FROM approvals WHERE status != 'pending' AND decided_at < ?1", [cutoff])?;
+            tx.commit()?;
+            Ok(n as u64)
+        })
+        .await
+    }
+}
