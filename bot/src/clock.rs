@@ -10,12 +10,18 @@ use chrono::{DateTime, Duration, Utc};
 pub enum Clock {
     System,
     /// Starts at the wall-clock time of creation and advances with tokio's clock.
-    Tokio { base: DateTime<Utc>, start: tokio::time::Instant },
+    Tokio {
+        base: DateTime<Utc>,
+        start: tokio::time::Instant,
+    },
 }
 
 impl Clock {
     pub fn tokio() -> Self {
-        Clock::Tokio { base: Utc::now(), start: tokio::time::Instant::now() }
+        Clock::Tokio {
+            base: Utc::now(),
+            start: tokio::time::Instant::now(),
+        }
     }
 
     pub fn now(&self) -> DateTime<Utc> {

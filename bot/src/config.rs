@@ -83,8 +83,8 @@ pub struct FileConfig {
 
 impl FileConfig {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
         Self::parse(&text).with_context(|| format!("invalid config file {}", path.display()))
     }
 
@@ -108,7 +108,9 @@ pub struct ServeConfig {
 
 /// The default data folder: `$XDG_DATA_HOME/hitl` or the platform's equivalent.
 pub fn default_data_dir() -> PathBuf {
-    dirs::data_dir().map(|d| d.join("hitl")).unwrap_or_else(|| PathBuf::from(".hitl"))
+    dirs::data_dir()
+        .map(|d| d.join("hitl"))
+        .unwrap_or_else(|| PathBuf::from(".hitl"))
 }
 
 impl ServeArgs {
@@ -117,8 +119,14 @@ impl ServeArgs {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
-        let data_dir = self.data_dir.or(file.data_dir).unwrap_or_else(default_data_dir);
-        let db = self.db.or(file.db).unwrap_or_else(|| data_dir.join("hitl.db"));
+        let data_dir = self
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(default_data_dir);
+        let db = self
+            .db
+            .or(file.db)
+            .unwrap_or_else(|| data_dir.join("hitl.db"));
         let listen = match self.listen.or(file.listen) {
             Some(addr) => addr,
             None => DEFAULT_LISTEN.parse().context("default listen address")?,
@@ -130,7 +138,9 @@ impl ServeArgs {
             .unwrap_or(defaults.default_timeout_secs);
         let max_timeout_secs = file.max_timeout_secs.unwrap_or(defaults.max_timeout_secs);
         if default_timeout_secs == 0 || default_timeout_secs > max_timeout_secs {
-            bail!("default_timeout_secs must be between 1 and max_timeout_secs ({max_timeout_secs}); got {default_timeout_secs}");
+            bail!(
+                "default_timeout_secs must be between 1 and max_timeout_secs ({max_timeout_secs}); got {default_timeout_secs}"
+            );
         }
         let groups = file.groups.unwrap_or_default();
         for (name, members) in &groups {
@@ -145,7 +155,8 @@ impl ServeArgs {
             default_approvers: file.approvers.unwrap_or_default(),
             groups,
             default_escalation: file.escalation,
-            retention: (retention_days > 0).then(|| Duration::from_secs(retention_days * 24 * 3600)),
+            retention: (retention_days > 0)
+                .then(|| Duration::from_secs(retention_days * 24 * 3600)),
             max_wait_secs: file.max_wait_secs.unwrap_or(defaults.max_wait_secs),
         };
         let secret = |s: Option<String>| s.filter(|t| !t.is_empty()).map(SecretString::from);

@@ -9,7 +9,9 @@ const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// Ten characters, 50 random bits.
 pub fn new_request_id() -> String {
     let mut rng = rand::rng();
-    (0..10).map(|_| ALPHABET[rng.random_range(0..32)] as char).collect()
+    (0..10)
+        .map(|_| ALPHABET[rng.random_range(0..32)] as char)
+        .collect()
 }
 
 /// A bearer token for the API: 256 random bits, hex.

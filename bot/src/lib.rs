@@ -42,6 +42,13 @@ use service::{ApprovalService, Settings};
 use store::Store;
 use workflow::local::LocalWorkflow;
 
+/// Installs the process's one TLS provider (ring). Every outbound HTTPS
+/// client needs it; calling it again is harmless.
+pub fn install_tls_provider() {
+    // Err only means a provider is already installed, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Every HTTP route of the service.
 pub fn app(svc: Arc<ApprovalService>, tokens: Tokens) -> Router {
     api::router(svc, tokens)
@@ -54,7 +61,9 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// How often old records are purged.
@@ -81,10 +90,19 @@ impl Running {
         let (workflow, driver) = LocalWorkflow::new(clock.clone());
         let mut notifiers: Vec<Arc<dyn Notifier>> = vec![Arc::new(LogNotifier)];
         notifiers.extend(extra_notifiers);
-        let service =
-            ApprovalService::new(store, Arc::new(workflow), Fanout::new(notifiers), clock, settings, shutdown.clone());
+        let service = ApprovalService::new(
+            store,
+            Arc::new(workflow),
+            Fanout::new(notifiers),
+            clock,
+            settings,
+            shutdown.clone(),
+        );
         let mut tasks = vec![tokio::spawn(driver.run(service.as_due(), shutdown.clone()))];
-        service.recover().await.map_err(|e| anyhow::anyhow!("cannot recover pending requests: {e}"))?;
+        service
+            .recover()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot recover pending requests: {e}"))?;
         let svc = service.clone();
         let stop = shutdown.clone();
         tasks.push(tokio::spawn(async move {
@@ -100,7 +118,11 @@ impl Running {
                 }
             }
         }));
-        Ok(Self { service, shutdown, tasks })
+        Ok(Self {
+            service,
+            shutdown,
+            tasks,
+        })
     }
 
     /// A token that, when cancelled, stops the background tasks and ends

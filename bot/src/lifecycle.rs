@@ -70,7 +70,11 @@ pub enum Refusal {
     #[error("{approver} made this request and cannot approve it; another approver must decide")]
     SelfApproval { approver: String },
     #[error("{approver} has already approved; {have} of {need} approvals so far")]
-    DuplicateVote { approver: String, have: usize, need: u32 },
+    DuplicateVote {
+        approver: String,
+        have: usize,
+        need: u32,
+    },
     #[error("a reason is required to reject, so the agent can adapt")]
     ReasonRequired,
     #[error("the deadline passed at {0}; the request is expiring")]
@@ -79,7 +83,9 @@ pub enum Refusal {
     NotApproved(Status),
     #[error("the approved call already ran at {0}; a new call needs a new approval")]
     AlreadyExecuted(DateTime<Utc>),
-    #[error("the arguments differ from those approved ({approved}); a changed call needs a new approval")]
+    #[error(
+        "the arguments differ from those approved ({approved}); a changed call needs a new approval"
+    )]
     ArgumentsMismatch { approved: String },
     #[error("nothing to do: {0}")]
     Noop(&'static str),
@@ -102,19 +108,37 @@ fn already_final_message(record: &ApprovalRecord) -> String {
 }
 
 /// Applies `event` to `record` at `now`, or says why it may not happen.
-pub fn apply(record: &ApprovalRecord, event: &Event, now: DateTime<Utc>) -> Result<Transition, Refusal> {
+pub fn apply(
+    record: &ApprovalRecord,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> Result<Transition, Refusal> {
     match event {
-        Event::Decide { action, approver, reason, allowed } => {
-            decide(record, *action, approver, reason.as_deref(), *allowed, now)
-        }
+        Event::Decide {
+            action,
+            approver,
+            reason,
+            allowed,
+        } => decide(record, *action, approver, reason.as_deref(), *allowed, now),
         Event::Cancel { by, reason } => {
             pending_only(record)?;
             let mut next = record.clone();
             next.status = Status::Cancelled;
             next.approver = Some(by.clone());
-            next.reason = Some(reason.clone().unwrap_or_else(|| "withdrawn by the agent".to_owned()));
+            next.reason = Some(
+                reason
+                    .clone()
+                    .unwrap_or_else(|| "withdrawn by the agent".to_owned()),
+            );
             next.decided_at = Some(now);
-            Ok(finish(record, next, by, "cancelled", now, json!({"reason": reason})))
+            Ok(finish(
+                record,
+                next,
+                by,
+                "cancelled",
+                now,
+                json!({"reason": reason}),
+            ))
         }
         Event::Expire => {
             pending_only(record)?;
@@ -123,7 +147,10 @@ pub fn apply(record: &ApprovalRecord, event: &Event, now: DateTime<Utc>) -> Resu
             }
             let mut next = record.clone();
             next.status = Status::Expired;
-            next.reason = Some(format!("no decision within {}", human_duration(record.timeout_secs())));
+            next.reason = Some(format!(
+                "no decision within {}",
+                human_duration(record.timeout_secs())
+            ));
             next.decided_at = Some(now);
             let detail = json!({"reason": next.reason, "approvals": record.approvals.len()});
             Ok(finish(record, next, SYSTEM_ACTOR, "expired", now, detail))
@@ -136,7 +163,14 @@ pub fn apply(record: &ApprovalRecord, event: &Event, now: DateTime<Utc>) -> Resu
             let mut next = record.clone();
             next.reminded_at = Some(now);
             let to = record.escalation.as_ref().and_then(|e| e.to.clone());
-            Ok(finish(record, next, SYSTEM_ACTOR, "reminded", now, json!({"escalated_to": to})))
+            Ok(finish(
+                record,
+                next,
+                SYSTEM_ACTOR,
+                "reminded",
+                now,
+                json!({"escalated_to": to}),
+            ))
         }
         Event::Execute { arguments } => {
             if record.status != Status::Approved {
@@ -147,13 +181,22 @@ pub fn apply(record: &ApprovalRecord, event: &Event, now: DateTime<Utc>) -> Resu
             }
             let hash = arguments_hash(arguments);
             if hash != record.arguments_hash {
-                return Err(Refusal::ArgumentsMismatch { approved: record.arguments_hash.clone() });
+                return Err(Refusal::ArgumentsMismatch {
+                    approved: record.arguments_hash.clone(),
+                });
             }
             let mut next = record.clone();
             next.arguments_executed = Some(arguments.clone());
             next.executed_at = Some(now);
             let actor = record.requester.clone();
-            Ok(finish(record, next, &actor, "executed", now, json!({"arguments_hash": hash})))
+            Ok(finish(
+                record,
+                next,
+                &actor,
+                "executed",
+                now,
+                json!({"arguments_hash": hash}),
+            ))
         }
         Event::Notified => {
             if record.notification_sent {
@@ -161,7 +204,14 @@ pub fn apply(record: &ApprovalRecord, event: &Event, now: DateTime<Utc>) -> Resu
             }
             let mut next = record.clone();
             next.notification_sent = true;
-            Ok(finish(record, next, SYSTEM_ACTOR, "notified", now, Value::Null))
+            Ok(finish(
+                record,
+                next,
+                SYSTEM_ACTOR,
+                "notified",
+                now,
+                Value::Null,
+            ))
         }
     }
 }
@@ -199,11 +249,20 @@ fn decide(
             next.approver = Some(approver.to_owned());
             next.reason = Some(reason.to_owned());
             next.decided_at = Some(now);
-            Ok(finish(record, next, approver, "rejected", now, json!({"reason": reason})))
+            Ok(finish(
+                record,
+                next,
+                approver,
+                "rejected",
+                now,
+                json!({"reason": reason}),
+            ))
         }
         DecisionAction::Approve => {
             if approver == record.requester {
-                return Err(Refusal::SelfApproval { approver: approver.to_owned() });
+                return Err(Refusal::SelfApproval {
+                    approver: approver.to_owned(),
+                });
             }
             if record.approvals.iter().any(|v| v.approver == approver) {
                 return Err(Refusal::DuplicateVote {
@@ -263,9 +322,9 @@ fn finish(
 /// "30 minutes", "1 hour", "90 seconds": whole units where they fit.
 pub fn human_duration(secs: u64) -> String {
     let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
-    if secs >= 3600 && secs % 3600 == 0 {
+    if secs >= 3600 && secs.is_multiple_of(3600) {
         plural(secs / 3600, "hour")
-    } else if secs >= 60 && secs % 60 == 0 {
+    } else if secs >= 60 && secs.is_multiple_of(60) {
         plural(secs / 60, "minute")
     } else {
         plural(secs, "second")
@@ -278,7 +337,9 @@ mod tests {
     use chrono::Duration;
 
     fn record(quorum: u32) -> ApprovalRecord {
-        let t0 = DateTime::parse_from_rfc3339("2026-01-01T12:00:00Z").unwrap().with_timezone(&Utc);
+        let t0 = DateTime::parse_from_rfc3339("2026-01-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         ApprovalRecord {
             request_id: "r1".into(),
             status: Status::Pending,
@@ -310,7 +371,12 @@ mod tests {
     }
 
     fn approve(who: &str) -> Event {
-        Event::Decide { action: DecisionAction::Approve, approver: who.into(), reason: None, allowed: true }
+        Event::Decide {
+            action: DecisionAction::Approve,
+            approver: who.into(),
+            reason: None,
+            allowed: true,
+        }
     }
 
     fn reject(who: &str, reason: Option<&str>) -> Event {
@@ -327,8 +393,14 @@ mod tests {
         let r = record(1);
         let t = apply(&r, &Event::Expire, r.expires_at).unwrap();
         assert_eq!(t.record.status, Status::Expired);
-        assert_eq!(t.record.reason.as_deref(), Some("no decision within 30 minutes"));
-        assert!(matches!(apply(&r, &Event::Expire, r.timestamp), Err(Refusal::Noop(_))));
+        assert_eq!(
+            t.record.reason.as_deref(),
+            Some("no decision within 30 minutes")
+        );
+        assert!(matches!(
+            apply(&r, &Event::Expire, r.timestamp),
+            Err(Refusal::Noop(_))
+        ));
     }
 
     #[test]
@@ -338,7 +410,10 @@ mod tests {
         let one = apply(&r, &approve("alice"), now).unwrap().record;
         assert_eq!(one.status, Status::Pending);
         let dup = apply(&one, &approve("alice"), now).unwrap_err();
-        assert_eq!(dup.to_string(), "alice has already approved; 1 of 2 approvals so far");
+        assert_eq!(
+            dup.to_string(),
+            "alice has already approved; 1 of 2 approvals so far"
+        );
         let two = apply(&one, &approve("bob"), now).unwrap().record;
         assert_eq!(two.status, Status::Approved);
         assert_eq!(two.approver.as_deref(), Some("bob"));
@@ -357,8 +432,14 @@ mod tests {
     fn refusals_say_what_is_wrong() {
         let r = record(1);
         let now = r.timestamp;
-        assert!(matches!(apply(&r, &reject("bob", Some("  ")), now), Err(Refusal::ReasonRequired)));
-        assert!(matches!(apply(&r, &approve("agent"), now), Err(Refusal::SelfApproval { .. })));
+        assert!(matches!(
+            apply(&r, &reject("bob", Some("  ")), now),
+            Err(Refusal::ReasonRequired)
+        ));
+        assert!(matches!(
+            apply(&r, &approve("agent"), now),
+            Err(Refusal::SelfApproval { .. })
+        ));
         let late = apply(&r, &approve("bob"), r.expires_at).unwrap_err();
         assert!(matches!(late, Refusal::DeadlinePassed(_)));
         let not_allowed = Event::Decide {
@@ -367,7 +448,12 @@ mod tests {
             reason: None,
             allowed: false,
         };
-        assert!(apply(&r, &not_allowed, now).unwrap_err().to_string().starts_with("eve may not decide"));
+        assert!(
+            apply(&r, &not_allowed, now)
+                .unwrap_err()
+                .to_string()
+                .starts_with("eve may not decide")
+        );
     }
 
     #[test]
@@ -375,15 +461,23 @@ mod tests {
         let r = record(1);
         let now = r.timestamp;
         let exec = |args| Event::Execute { arguments: args };
-        assert!(matches!(apply(&r, &exec(json!({"path": "/tmp/x"})), now), Err(Refusal::NotApproved(Status::Pending))));
+        assert!(matches!(
+            apply(&r, &exec(json!({"path": "/tmp/x"})), now),
+            Err(Refusal::NotApproved(Status::Pending))
+        ));
         let ok = apply(&r, &approve("bob"), now).unwrap().record;
         assert!(matches!(
             apply(&ok, &exec(json!({"path": "/etc/passwd"})), now),
             Err(Refusal::ArgumentsMismatch { .. })
         ));
-        let ran = apply(&ok, &exec(json!({"path": "/tmp/x"})), now).unwrap().record;
+        let ran = apply(&ok, &exec(json!({"path": "/tmp/x"})), now)
+            .unwrap()
+            .record;
         assert!(ran.executed_at.is_some());
-        assert!(matches!(apply(&ran, &exec(json!({"path": "/tmp/x"})), now), Err(Refusal::AlreadyExecuted(_))));
+        assert!(matches!(
+            apply(&ran, &exec(json!({"path": "/tmp/x"})), now),
+            Err(Refusal::AlreadyExecuted(_))
+        ));
     }
 
     #[test]
@@ -394,22 +488,40 @@ mod tests {
             apply(&r, &approve("bob"), now).unwrap().record,
             apply(&r, &reject("bob", Some("no")), now).unwrap().record,
             apply(&r, &Event::Expire, r.expires_at).unwrap().record,
-            apply(&r, &Event::Cancel { by: "agent".into(), reason: None }, now).unwrap().record,
+            apply(
+                &r,
+                &Event::Cancel {
+                    by: "agent".into(),
+                    reason: None,
+                },
+                now,
+            )
+            .unwrap()
+            .record,
         ];
         for f in &finals {
             for ev in [
                 approve("carol"),
                 reject("carol", Some("x")),
                 Event::Expire,
-                Event::Cancel { by: "agent".into(), reason: None },
+                Event::Cancel {
+                    by: "agent".into(),
+                    reason: None,
+                },
                 Event::Remind,
             ] {
                 let err = apply(f, &ev, r.expires_at + Duration::minutes(1)).unwrap_err();
-                assert!(matches!(err, Refusal::AlreadyFinal(_)), "{:?} then {ev:?}", f.status);
+                assert!(
+                    matches!(err, Refusal::AlreadyFinal(_)),
+                    "{:?} then {ev:?}",
+                    f.status
+                );
             }
         }
         assert_eq!(
-            apply(&finals[1], &approve("carol"), now).unwrap_err().to_string(),
+            apply(&finals[1], &approve("carol"), now)
+                .unwrap_err()
+                .to_string(),
             "already rejected by bob: no"
         );
     }

@@ -19,7 +19,11 @@ use hitl_wire::{ApprovalRecord, Status};
 use secrecy::SecretString;
 
 #[derive(Debug, Parser)]
-#[command(name = "hitl-bot", version, about = "Human approval for AI agents' risky tool calls: the approval service")]
+#[command(
+    name = "hitl-bot",
+    version,
+    about = "Human approval for AI agents' risky tool calls: the approval service"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -89,7 +93,11 @@ enum Format {
 #[derive(Debug, Clone, clap::Args)]
 struct ClientArgs {
     /// Base URL of the approval service
-    #[arg(long, env = "HITL_APPROVAL_URL", default_value = "http://127.0.0.1:8787")]
+    #[arg(
+        long,
+        env = "HITL_APPROVAL_URL",
+        default_value = "http://127.0.0.1:8787"
+    )]
     url: String,
     /// Bearer token; defaults to the one the local service saved in DATA_DIR/token
     #[arg(long, env = "HITL_TOKEN", hide_env_values = true)]
@@ -104,8 +112,7 @@ struct ClientArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // One TLS provider for the process (ring); see ARCHITECTURE.md.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    hitl_bot::install_tls_provider();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -127,18 +134,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
         Command::Pending { client } => pending(client).await,
-        Command::Approve { id, reason, client } => decide(client, &id, DecisionAction::Approve, reason).await,
-        Command::Reject { id, reason, client } => decide(client, &id, DecisionAction::Reject, Some(reason)).await,
-        Command::Audit { command: AuditCommand::Export { format, request_id, output, client } } => {
-            export(client, format, request_id, output).await
+        Command::Approve { id, reason, client } => {
+            decide(client, &id, DecisionAction::Approve, reason).await
         }
+        Command::Reject { id, reason, client } => {
+            decide(client, &id, DecisionAction::Reject, Some(reason)).await
+        }
+        Command::Audit {
+            command:
+                AuditCommand::Export {
+                    format,
+                    request_id,
+                    output,
+                    client,
+                },
+        } => export(client, format, request_id, output).await,
     }
 }
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -164,7 +183,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = SqliteStore::open(&cfg.db).map_err(|e| anyhow::anyhow!("{e}"))?;
     tracing::info!(db = %cfg.db.display(), "store opened");
     let running = Running::start(Arc::new(store), cfg.settings, Clock::System, Vec::new()).await?;
-    let router = hitl_bot::app(running.service.clone(), Tokens::new(token, cfg.token_previous));
+    let router = hitl_bot::app(
+        running.service.clone(),
+        Tokens::new(token, cfg.token_previous),
+    );
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
@@ -176,7 +198,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // End long-polls at once so graceful shutdown does not wait on them.
         stop.cancel();
     };
-    hitl_bot::serve(listener, router, shutdown).await.context("server failed")?;
+    hitl_bot::serve(listener, router, shutdown)
+        .await
+        .context("server failed")?;
     running.stop().await;
     Ok(())
 }
@@ -185,13 +209,14 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -234,7 +259,11 @@ async fn pending(args: ClientArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "no pending requests")?;
         return Ok(ExitCode::SUCCESS);
     }
-    writeln!(out, "{:<12} {:<8} {:<28} {:<16} {:<16} EXPIRES IN", "ID", "RISK", "TOOL", "SERVER", "REQUESTER")?;
+    writeln!(
+        out,
+        "{:<12} {:<8} {:<28} {:<16} {:<16} EXPIRES IN",
+        "ID", "RISK", "TOOL", "SERVER", "REQUESTER"
+    )?;
     for r in &records {
         let left = (r.expires_at - now).num_seconds().max(0);
         writeln!(
@@ -247,13 +276,22 @@ async fn pending(args: ClientArgs) -> anyhow::Result<ExitCode> {
             r.requester,
             left / 60,
             left % 60,
-            if r.quorum > 1 { format!("  ({}/{} approvals)", r.approvals.len(), r.quorum) } else { String::new() },
+            if r.quorum > 1 {
+                format!("  ({}/{} approvals)", r.approvals.len(), r.quorum)
+            } else {
+                String::new()
+            },
         )?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn decide(args: ClientArgs, id: &str, action: DecisionAction, reason: Option<String>) -> anyhow::Result<ExitCode> {
+async fn decide(
+    args: ClientArgs,
+    id: &str,
+    action: DecisionAction,
+    reason: Option<String>,
+) -> anyhow::Result<ExitCode> {
     let who = approver(&args);
     match client(&args)?.decide(id, action, &who, reason).await {
         Ok(r) => {
@@ -285,16 +323,25 @@ fn describe(r: &ApprovalRecord) -> String {
     }
 }
 
-async fn export(args: ClientArgs, format: Format, request_id: Option<String>, output: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+async fn export(
+    args: ClientArgs,
+    format: Format,
+    request_id: Option<String>,
+    output: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
     let api = client(&args)?;
     let mut out: Box<dyn Write> = match &output {
         Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     if let Format::Csv = format {
-        writeln!(out, "seq,request_id,at,actor,action,from_status,to_status,detail")?;
+        writeln!(
+            out,
+            "seq,request_id,at,actor,action,from_status,to_status,detail"
+        )?;
     }
     let mut after = 0;
     loop {
@@ -324,9 +371,17 @@ fn csv_row(e: &AuditEvent) -> String {
         e.action.clone(),
         e.from_status.map(|s| s.to_string()).unwrap_or_default(),
         e.to_status.to_string(),
-        if e.detail.is_null() { String::new() } else { e.detail.to_string() },
+        if e.detail.is_null() {
+            String::new()
+        } else {
+            e.detail.to_string()
+        },
     ];
-    fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",")
+    fields
+        .iter()
+        .map(|f| csv_field(f))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn csv_field(f: &str) -> String {

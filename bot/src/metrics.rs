@@ -8,7 +8,9 @@ use std::fmt::Write;
 use std::sync::Mutex;
 
 /// Upper bounds (seconds) of the decision-latency histogram buckets.
-const LATENCY_BUCKETS: [f64; 12] = [1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 14400.0];
+const LATENCY_BUCKETS: [f64; 12] = [
+    1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 14400.0,
+];
 
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -31,7 +33,11 @@ impl Metrics {
     }
 
     pub fn http_request(&self, method: &str, route: &str, status: u16) {
-        *self.inner().requests.entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
+        *self
+            .inner()
+            .requests
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default() += 1;
     }
 
     pub fn created(&self) {
@@ -58,7 +64,10 @@ impl Metrics {
         let m = self.inner();
         let mut out = String::new();
         // Writing to a String cannot fail.
-        let _ = writeln!(out, "# HELP hitl_http_requests_total HTTP requests served, by route and status.");
+        let _ = writeln!(
+            out,
+            "# HELP hitl_http_requests_total HTTP requests served, by route and status."
+        );
         let _ = writeln!(out, "# TYPE hitl_http_requests_total counter");
         for ((method, route, status), n) in &m.requests {
             let _ = writeln!(
@@ -66,25 +75,51 @@ impl Metrics {
                 "hitl_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
             );
         }
-        let _ = writeln!(out, "# HELP hitl_approvals_pending Approval requests waiting for a decision.");
+        let _ = writeln!(
+            out,
+            "# HELP hitl_approvals_pending Approval requests waiting for a decision."
+        );
         let _ = writeln!(out, "# TYPE hitl_approvals_pending gauge");
         let _ = writeln!(out, "hitl_approvals_pending {pending}");
-        let _ = writeln!(out, "# HELP hitl_approvals_created_total Approval requests created.");
+        let _ = writeln!(
+            out,
+            "# HELP hitl_approvals_created_total Approval requests created."
+        );
         let _ = writeln!(out, "# TYPE hitl_approvals_created_total counter");
         let _ = writeln!(out, "hitl_approvals_created_total {}", m.created);
-        let _ = writeln!(out, "# HELP hitl_approvals_finished_total Requests that reached a final status.");
+        let _ = writeln!(
+            out,
+            "# HELP hitl_approvals_finished_total Requests that reached a final status."
+        );
         let _ = writeln!(out, "# TYPE hitl_approvals_finished_total counter");
         for (status, n) in &m.outcomes {
-            let _ = writeln!(out, "hitl_approvals_finished_total{{status=\"{status}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "hitl_approvals_finished_total{{status=\"{status}\"}} {n}"
+            );
         }
-        let _ = writeln!(out, "# HELP hitl_decision_latency_seconds Time from request to a person's decision.");
+        let _ = writeln!(
+            out,
+            "# HELP hitl_decision_latency_seconds Time from request to a person's decision."
+        );
         let _ = writeln!(out, "# TYPE hitl_decision_latency_seconds histogram");
         for (le, n) in LATENCY_BUCKETS.iter().zip(m.latency_buckets) {
-            let _ = writeln!(out, "hitl_decision_latency_seconds_bucket{{le=\"{le}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "hitl_decision_latency_seconds_bucket{{le=\"{le}\"}} {n}"
+            );
         }
-        let _ = writeln!(out, "hitl_decision_latency_seconds_bucket{{le=\"+Inf\"}} {}", m.latency_count);
+        let _ = writeln!(
+            out,
+            "hitl_decision_latency_seconds_bucket{{le=\"+Inf\"}} {}",
+            m.latency_count
+        );
         let _ = writeln!(out, "hitl_decision_latency_seconds_sum {}", m.latency_sum);
-        let _ = writeln!(out, "hitl_decision_latency_seconds_count {}", m.latency_count);
+        let _ = writeln!(
+            out,
+            "hitl_decision_latency_seconds_count {}",
+            m.latency_count
+        );
         out
     }
 }

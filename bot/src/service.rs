@@ -65,7 +65,10 @@ pub enum ServiceError {
     #[error(transparent)]
     Refused(Refusal),
     #[error("{message}")]
-    Conflict { message: String, record: Box<ApprovalRecord> },
+    Conflict {
+        message: String,
+        record: Box<ApprovalRecord>,
+    },
     #[error("{0}")]
     Internal(String),
 }
@@ -157,7 +160,10 @@ impl ApprovalService {
 
     /// Creates a request, or returns the stored one when `request_id` is
     /// already taken by the same call (idempotent retry).
-    pub async fn create(&self, body: CreateApproval) -> Result<(ApprovalRecord, Created), ServiceError> {
+    pub async fn create(
+        &self,
+        body: CreateApproval,
+    ) -> Result<(ApprovalRecord, Created), ServiceError> {
         let record = self.build_record(body)?;
         let audit = AuditEntry {
             at: record.timestamp,
@@ -176,7 +182,9 @@ impl ApprovalService {
         };
         let proposed = record.clone();
         match self.store.insert(record, audit).await? {
-            Inserted::Existing(existing) if same_call(&existing, &proposed) => Ok((existing, Created::Existing)),
+            Inserted::Existing(existing) if same_call(&existing, &proposed) => {
+                Ok((existing, Created::Existing))
+            }
             Inserted::Existing(existing) => Err(ServiceError::Conflict {
                 message: format!(
                     "request_id {:?} is already used for a different call ({} on {}); use a new request_id",
@@ -223,9 +231,15 @@ impl ApprovalService {
         }
         let quorum = b.quorum.unwrap_or(1);
         if !(1..=MAX_QUORUM).contains(&quorum) {
-            return invalid(format!("`quorum` must be between 1 and {MAX_QUORUM} (got {quorum})"));
+            return invalid(format!(
+                "`quorum` must be between 1 and {MAX_QUORUM} (got {quorum})"
+            ));
         }
-        let approvers = if b.approvers.is_empty() { self.settings.default_approvers.clone() } else { b.approvers };
+        let approvers = if b.approvers.is_empty() {
+            self.settings.default_approvers.clone()
+        } else {
+            b.approvers
+        };
         let eligible = self.eligible_count(&approvers)?;
         if let Some(n) = eligible
             && n < quorum as usize
@@ -235,7 +249,9 @@ impl ApprovalService {
                 approvers.join(", ")
             ));
         }
-        let escalation = b.escalation.or_else(|| self.settings.default_escalation.clone());
+        let escalation = b
+            .escalation
+            .or_else(|| self.settings.default_escalation.clone());
         if let Some(e) = &escalation
             && (e.after_secs == 0 || e.after_secs >= timeout)
         {
@@ -283,7 +299,9 @@ impl ApprovalService {
         let mut people = std::collections::BTreeSet::new();
         for entry in approvers {
             if entry.trim().is_empty() {
-                return Err(ServiceError::Invalid("`approvers` entries must not be empty".into()));
+                return Err(ServiceError::Invalid(
+                    "`approvers` entries must not be empty".into(),
+                ));
             }
             match entry.strip_prefix("group:") {
                 Some(name) => {
@@ -306,16 +324,27 @@ impl ApprovalService {
     fn group_names(&self) -> String {
         let mut names: Vec<_> = self.settings.groups.keys().map(String::as_str).collect();
         names.sort_unstable();
-        if names.is_empty() { "(none)".to_owned() } else { names.join(", ") }
+        if names.is_empty() {
+            "(none)".to_owned()
+        } else {
+            names.join(", ")
+        }
     }
 
     /// Whether `who` is on the request's approver list (directly or by group).
     pub fn may_decide(&self, record: &ApprovalRecord, who: &str) -> bool {
         record.approvers.is_empty()
-            || record.approvers.iter().any(|entry| match entry.strip_prefix("group:") {
-                Some(group) => self.settings.groups.get(group).is_some_and(|m| m.iter().any(|p| p == who)),
-                None => entry == who,
-            })
+            || record
+                .approvers
+                .iter()
+                .any(|entry| match entry.strip_prefix("group:") {
+                    Some(group) => self
+                        .settings
+                        .groups
+                        .get(group)
+                        .is_some_and(|m| m.iter().any(|p| p == who)),
+                    None => entry == who,
+                })
     }
 
     pub async fn get(&self, request_id: &str) -> Result<ApprovalRecord, ServiceError> {
@@ -326,7 +355,11 @@ impl ApprovalService {
     }
 
     /// The record once it is final, or as it stands after `wait`.
-    pub async fn wait(&self, request_id: &str, wait: Duration) -> Result<ApprovalRecord, ServiceError> {
+    pub async fn wait(
+        &self,
+        request_id: &str,
+        wait: Duration,
+    ) -> Result<ApprovalRecord, ServiceError> {
         // Subscribe before reading, so a decision in between still wakes us.
         let mut waiter = self.waiters.subscribe(request_id);
         let record = self.get(request_id).await?;
@@ -342,7 +375,11 @@ impl ApprovalService {
         self.get(request_id).await
     }
 
-    pub async fn list(&self, status: Option<Status>, limit: usize) -> Result<Vec<ApprovalRecord>, ServiceError> {
+    pub async fn list(
+        &self,
+        status: Option<Status>,
+        limit: usize,
+    ) -> Result<Vec<ApprovalRecord>, ServiceError> {
         Ok(self.store.list(ListFilter { status, limit }).await?)
     }
 
@@ -370,11 +407,18 @@ impl ApprovalService {
     ) -> Result<ApprovalRecord, ServiceError> {
         let approver = approver.trim();
         if approver.is_empty() {
-            return Err(ServiceError::Invalid("`approver` must name who decides".into()));
+            return Err(ServiceError::Invalid(
+                "`approver` must name who decides".into(),
+            ));
         }
         let current = self.get(request_id).await?;
         let allowed = self.may_decide(&current, approver);
-        let event = Event::Decide { action, approver: approver.to_owned(), reason, allowed };
+        let event = Event::Decide {
+            action,
+            approver: approver.to_owned(),
+            reason,
+            allowed,
+        };
         match self.apply(request_id, event).await {
             Err(ServiceError::Refused(Refusal::DeadlinePassed(at))) => {
                 // The timer has not fired yet; expire now so waiters hear of it.
@@ -386,15 +430,26 @@ impl ApprovalService {
     }
 
     /// The agent withdraws its request; a later click can never run it.
-    pub async fn cancel(&self, request_id: &str, by: Option<String>, reason: Option<String>) -> Result<ApprovalRecord, ServiceError> {
+    pub async fn cancel(
+        &self,
+        request_id: &str,
+        by: Option<String>,
+        reason: Option<String>,
+    ) -> Result<ApprovalRecord, ServiceError> {
         let current = self.get(request_id).await?;
-        let by = by.filter(|b| !b.trim().is_empty()).unwrap_or(current.requester);
+        let by = by
+            .filter(|b| !b.trim().is_empty())
+            .unwrap_or(current.requester);
         self.apply(request_id, Event::Cancel { by, reason }).await
     }
 
     /// Records that the approved call runs now, with these arguments. Refused
     /// unless approved, not yet run, and the arguments hash to the approved ones.
-    pub async fn record_execution(&self, request_id: &str, arguments: serde_json::Value) -> Result<ApprovalRecord, ServiceError> {
+    pub async fn record_execution(
+        &self,
+        request_id: &str,
+        arguments: serde_json::Value,
+    ) -> Result<ApprovalRecord, ServiceError> {
         self.apply(request_id, Event::Execute { arguments }).await
     }
 
@@ -402,9 +457,13 @@ impl ApprovalService {
     async fn apply(&self, request_id: &str, event: Event) -> Result<ApprovalRecord, ServiceError> {
         // Only these events can end the pending state; the others (reminder,
         // execution, notified) leave the status as it was.
-        let can_finish = matches!(event, Event::Decide { .. } | Event::Cancel { .. } | Event::Expire);
+        let can_finish = matches!(
+            event,
+            Event::Decide { .. } | Event::Cancel { .. } | Event::Expire
+        );
         let clock = self.clock.clone();
-        let step: Step = Arc::new(move |r: &ApprovalRecord| lifecycle::apply(r, &event, clock.now()));
+        let step: Step =
+            Arc::new(move |r: &ApprovalRecord| lifecycle::apply(r, &event, clock.now()));
         let record = self.store.transition(request_id, step).await?;
         if can_finish && record.status.is_final() {
             self.after_final(&record).await;
@@ -440,7 +499,9 @@ impl ApprovalService {
             if me.notifier.notify(Notice::Created, &record).await {
                 let step: Step = {
                     let clock = me.clock.clone();
-                    Arc::new(move |r: &ApprovalRecord| lifecycle::apply(r, &Event::Notified, clock.now()))
+                    Arc::new(move |r: &ApprovalRecord| {
+                        lifecycle::apply(r, &Event::Notified, clock.now())
+                    })
                 };
                 if let Err(e) = me.store.transition(&record.request_id, step).await {
                     tracing::debug!(approval_id = %record.request_id, error = %e, "notification_sent not recorded");
@@ -463,14 +524,21 @@ impl ApprovalService {
                 return Err(ServiceError::Internal(e.to_string()));
             }
         }
-        tracing::info!(pending = pending.len() - expired, expired, "recovered pending requests");
+        tracing::info!(
+            pending = pending.len() - expired,
+            expired,
+            "recovered pending requests"
+        );
         Ok(expired)
     }
 
     /// Deletes final records older than the retention period.
     pub async fn purge(&self) -> Result<u64, ServiceError> {
-        let Some(keep) = self.settings.retention else { return Ok(0) };
-        let cutoff = self.clock.now() - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
+        let Some(keep) = self.settings.retention else {
+            return Ok(0);
+        };
+        let cutoff =
+            self.clock.now() - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
         let n = self.store.purge(cutoff).await?;
         if n > 0 {
             tracing::info!(purged = n, cutoff = %cutoff, "purged old approval records");
@@ -487,7 +555,9 @@ impl ApprovalService {
 impl Due for ApprovalService {
     async fn expire(&self, request_id: &str) {
         match self.apply(request_id, Event::Expire).await {
-            Ok(r) => tracing::info!(approval_id = %r.request_id, reason = r.reason.as_deref().unwrap_or(""), "expired"),
+            Ok(r) => {
+                tracing::info!(approval_id = %r.request_id, reason = r.reason.as_deref().unwrap_or(""), "expired")
+            }
             Err(ServiceError::Refused(_)) => {} // decided meanwhile, or not due yet
             Err(e) => tracing::error!(approval_id = request_id, error = %e, "cannot expire"),
         }
@@ -515,7 +585,9 @@ fn same_call(stored: &ApprovalRecord, proposed: &ApprovalRecord) -> bool {
 fn validate_id(id: &str) -> Result<(), ServiceError> {
     let ok = !id.is_empty()
         && id.len() <= MAX_ID_LEN
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
     if ok {
         Ok(())
     } else {

@@ -19,7 +19,10 @@ pub fn read_local(data_dir: &Path) -> anyhow::Result<Option<SecretString>> {
     let path = token_path(data_dir);
     match std::fs::read_to_string(&path) {
         Ok(s) if !s.trim().is_empty() => Ok(Some(SecretString::from(s.trim().to_owned()))),
-        Ok(_) => anyhow::bail!("{} is empty; delete it to have a new token generated", path.display()),
+        Ok(_) => anyhow::bail!(
+            "{} is empty; delete it to have a new token generated",
+            path.display()
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
@@ -31,7 +34,8 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<(SecretString, bool)> {
     if let Some(t) = read_local(data_dir)? {
         return Ok((t, false));
     }
-    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let path = token_path(data_dir);
     let token = ids::new_token();
     let mut opts = std::fs::OpenOptions::new();
@@ -47,6 +51,7 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<(SecretString, bool)> {
         }
         Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
     };
-    f.write_all(token.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(token.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok((SecretString::from(token), true))
 }

@@ -25,13 +25,23 @@ pub struct Waiter {
 impl Waiters {
     pub fn subscribe(&self, request_id: &str) -> Waiter {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = map.entry(request_id.to_owned()).or_insert_with(|| watch::channel(()).0);
-        Waiter { rx: tx.subscribe(), id: request_id.to_owned(), map: self.map.clone() }
+        let tx = map
+            .entry(request_id.to_owned())
+            .or_insert_with(|| watch::channel(()).0);
+        Waiter {
+            rx: tx.subscribe(),
+            id: request_id.to_owned(),
+            map: self.map.clone(),
+        }
     }
 
     /// Wakes every waiter on `request_id`.
     pub fn wake(&self, request_id: &str) {
-        let tx = self.map.lock().unwrap_or_else(|p| p.into_inner()).remove(request_id);
+        let tx = self
+            .map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(request_id);
         if let Some(tx) = tx {
             tx.send_replace(());
         }

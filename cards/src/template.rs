@@ -179,7 +179,8 @@ fn element(
             Some(rest) => (true, rest.trim()),
             None => (false, cond),
         };
-        if truthy(&resolve(path, scope).map_err(|m| when_at.error(m))?) == negate {
+        let flag = resolve(path, scope).map_err(|m| when_at.error(m))?;
+        if truthy(&flag) == negate {
             return Ok(Out::Skip);
         }
     }

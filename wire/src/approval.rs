@@ -105,7 +105,9 @@ impl FromStr for Risk {
         Risk::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown risk {s:?}; expected one of low, medium, high, critical"))
+            .ok_or_else(|| {
+                format!("unknown risk {s:?}; expected one of low, medium, high, critical")
+            })
     }
 }
 

@@ -48,7 +48,9 @@ pub async fn get(
     if wait > max {
         return Err(AppError::bad_request(
             "invalid_query",
-            format!("`wait` must be between 0 and {max} seconds (got {wait}); poll again to wait longer"),
+            format!(
+                "`wait` must be between 0 and {max} seconds (got {wait}); poll again to wait longer"
+            ),
         ));
     }
     Ok(Json(svc.wait(&id, Duration::from_secs(wait)).await?))
@@ -61,14 +63,19 @@ pub struct ListQuery {
     limit: Option<usize>,
 }
 
-pub async fn list(State(svc): Svc, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<ApprovalList>, AppError> {
+pub async fn list(
+    State(svc): Svc,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<ApprovalList>, AppError> {
     let status = q
         .status
         .map(|s| s.parse::<Status>())
         .transpose()
         .map_err(|m| AppError::bad_request("invalid_query", m))?;
     let limit = limit_in_range(q.limit, DEFAULT_LIST_LIMIT)?;
-    Ok(Json(ApprovalList { approvals: svc.list(status, limit).await? }))
+    Ok(Json(ApprovalList {
+        approvals: svc.list(status, limit).await?,
+    }))
 }
 
 pub async fn decide(
@@ -76,7 +83,9 @@ pub async fn decide(
     Path(id): Path<String>,
     ApiJson(d): ApiJson<Decision>,
 ) -> Result<Json<ApprovalRecord>, AppError> {
-    Ok(Json(svc.decide(&id, d.action, &d.approver, d.reason).await?))
+    Ok(Json(
+        svc.decide(&id, d.action, &d.approver, d.reason).await?,
+    ))
 }
 
 pub async fn cancel(
@@ -111,14 +120,23 @@ pub async fn audit_of(
     audit_page(&svc, Some(&id), q).await
 }
 
-pub async fn audit_all(State(svc): Svc, ApiQuery(q): ApiQuery<AuditQuery>) -> Result<Json<AuditPage>, AppError> {
+pub async fn audit_all(
+    State(svc): Svc,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<Json<AuditPage>, AppError> {
     audit_page(&svc, None, q).await
 }
 
-async fn audit_page(svc: &ApprovalService, id: Option<&str>, q: AuditQuery) -> Result<Json<AuditPage>, AppError> {
+async fn audit_page(
+    svc: &ApprovalService,
+    id: Option<&str>,
+    q: AuditQuery,
+) -> Result<Json<AuditPage>, AppError> {
     let limit = limit_in_range(q.limit, MAX_LIST_LIMIT)?;
     let events = svc.audit(id, q.after.unwrap_or(0), limit).await?;
-    let next_after = (events.len() == limit).then(|| events.last().map(|e| e.seq)).flatten();
+    let next_after = (events.len() == limit)
+        .then(|| events.last().map(|e| e.seq))
+        .flatten();
     Ok(Json(AuditPage { events, next_after }))
 }
 

@@ -29,7 +29,8 @@ impl Tokens {
 
     /// Constant-time match against every live token.
     pub fn accepts(&self, presented: &str) -> bool {
-        let eq = |t: &SecretString| bool::from(t.expose_secret().as_bytes().ct_eq(presented.as_bytes()));
+        let eq =
+            |t: &SecretString| bool::from(t.expose_secret().as_bytes().ct_eq(presented.as_bytes()));
         // Evaluate both so timing does not reveal which one matched.
         let a = eq(&self.current);
         let b = self.previous.as_ref().is_some_and(eq);
@@ -37,16 +38,24 @@ impl Tokens {
     }
 }
 
-pub async fn require_bearer(State(tokens): State<Tokens>, req: Request, next: Next) -> Result<Response, AppError> {
-    let header = req
-        .headers()
-        .get(AUTHORIZATION)
-        .ok_or_else(|| AppError::unauthorized("missing `Authorization: Bearer <token>` header (set HITL_TOKEN)"))?;
+pub async fn require_bearer(
+    State(tokens): State<Tokens>,
+    req: Request,
+    next: Next,
+) -> Result<Response, AppError> {
+    let header = req.headers().get(AUTHORIZATION).ok_or_else(|| {
+        AppError::unauthorized("missing `Authorization: Bearer <token>` header (set HITL_TOKEN)")
+    })?;
     let presented = header
         .to_str()
         .ok()
-        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-        .ok_or_else(|| AppError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .ok_or_else(|| {
+            AppError::unauthorized("the Authorization header must be `Bearer <token>`")
+        })?;
     if !tokens.accepts(presented.trim()) {
         return Err(AppError::unauthorized("invalid bearer token"));
     }

@@ -20,7 +20,12 @@ pub struct AppError {
 
 impl AppError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), record: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            record: None,
+        }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -45,14 +50,21 @@ impl From<ServiceError> for AppError {
     fn from(e: ServiceError) -> Self {
         let message = e.to_string();
         match e {
-            ServiceError::Invalid(_) => AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message),
+            ServiceError::Invalid(_) => {
+                AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message)
+            }
             ServiceError::NotFound(_) => AppError::not_found(message),
             ServiceError::Conflict { record, .. } => {
-                AppError::new(StatusCode::CONFLICT, "request_id_conflict", message).with_record(*record)
+                AppError::new(StatusCode::CONFLICT, "request_id_conflict", message)
+                    .with_record(*record)
             }
             ServiceError::Internal(cause) => {
                 tracing::error!(error = %cause, "internal error");
-                AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+                AppError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                )
             }
             ServiceError::Refused(refusal) => {
                 let (status, code) = match &refusal {
@@ -60,11 +72,15 @@ impl From<ServiceError> for AppError {
                     Refusal::DuplicateVote { .. } => (StatusCode::CONFLICT, "duplicate_vote"),
                     Refusal::NotAllowed { .. } => (StatusCode::FORBIDDEN, "not_an_approver"),
                     Refusal::SelfApproval { .. } => (StatusCode::FORBIDDEN, "self_approval"),
-                    Refusal::ReasonRequired => (StatusCode::UNPROCESSABLE_ENTITY, "reason_required"),
+                    Refusal::ReasonRequired => {
+                        (StatusCode::UNPROCESSABLE_ENTITY, "reason_required")
+                    }
                     Refusal::DeadlinePassed(_) => (StatusCode::CONFLICT, "expired"),
                     Refusal::NotApproved(_) => (StatusCode::CONFLICT, "not_approved"),
                     Refusal::AlreadyExecuted(_) => (StatusCode::CONFLICT, "already_executed"),
-                    Refusal::ArgumentsMismatch { .. } => (StatusCode::CONFLICT, "arguments_mismatch"),
+                    Refusal::ArgumentsMismatch { .. } => {
+                        (StatusCode::CONFLICT, "arguments_mismatch")
+                    }
                     Refusal::Noop(_) => (StatusCode::CONFLICT, "no_change"),
                 };
                 let err = AppError::new(status, code, message);
@@ -79,7 +95,11 @@ impl From<ServiceError> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { code: self.code.to_owned(), message: self.message, record: self.record };
+        let body = ErrorBody {
+            code: self.code.to_owned(),
+            message: self.message,
+            record: self.record,
+        };
         (self.status, Json(body)).into_response()
     }
 }

@@ -32,7 +32,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 AppError::bad_request("unreadable_body", e.body_text())
             }
         })?;
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
         parse_json(bytes).map(ApiJson)
     }
 }
@@ -40,7 +44,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 /// Parses JSON, naming the path of the first bad field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let malformed = |e: serde_json::Error| {
-        AppError::bad_request("malformed_json", format!("request body is not valid JSON: {e}"))
+        AppError::bad_request(
+            "malformed_json",
+            format!("request body is not valid JSON: {e}"),
+        )
     };
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
@@ -51,7 +58,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         } else if path == "." {
             AppError::bad_request("invalid_body", format!("invalid request body: {inner}"))
         } else {
-            AppError::bad_request("invalid_body", format!("invalid request body at `{path}`: {inner}"))
+            AppError::bad_request(
+                "invalid_body",
+                format!("invalid request body at `{path}`: {inner}"),
+            )
         }
     })?;
     de.end().map_err(malformed)?;

@@ -25,7 +25,10 @@ use error::AppError;
 /// The API routes, authenticated with `tokens`.
 pub fn router(svc: Arc<ApprovalService>, tokens: Tokens) -> Router {
     let v1 = Router::new()
-        .route("/v1/approvals", post(approvals::create).get(approvals::list))
+        .route(
+            "/v1/approvals",
+            post(approvals::create).get(approvals::list),
+        )
         .route("/v1/approvals/{id}", get(approvals::get))
         .route("/v1/approvals/{id}/decision", post(approvals::decide))
         .route("/v1/approvals/{id}/cancel", post(approvals::cancel))
@@ -59,11 +62,19 @@ async fn not_found() -> AppError {
 }
 
 async fn method_not_allowed() -> AppError {
-    AppError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this endpoint")
+    AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this endpoint",
+    )
 }
 
 /// Counts every request by route template (not raw path, to bound the labels).
-async fn count_requests(State(svc): State<Arc<ApprovalService>>, req: Request, next: Next) -> Response {
+async fn count_requests(
+    State(svc): State<Arc<ApprovalService>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let method = req.method().as_str().to_owned();
     let route = req
         .extensions()

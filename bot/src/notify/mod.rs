@@ -84,7 +84,9 @@ pub struct Fanout {
 
 impl std::fmt::Debug for Fanout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.notifiers.iter().map(|n| n.name())).finish()
+        f.debug_list()
+            .entries(self.notifiers.iter().map(|n| n.name()))
+            .finish()
     }
 }
 

@@ -50,7 +50,11 @@ pub struct ListFilter {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores a new record with its `created` audit entry, unless the id exists.
-    async fn insert(&self, record: ApprovalRecord, audit: AuditEntry) -> Result<Inserted, StoreError>;
+    async fn insert(
+        &self,
+        record: ApprovalRecord,
+        audit: AuditEntry,
+    ) -> Result<Inserted, StoreError>;
 
     async fn get(&self, request_id: &str) -> Result<Option<ApprovalRecord>, StoreError>;
 
@@ -67,7 +71,12 @@ pub trait Store: Send + Sync + 'static {
     async fn transition(&self, request_id: &str, step: Step) -> Result<ApprovalRecord, StoreError>;
 
     /// Audit history after `after` (a `seq`), oldest first, at most `limit`.
-    async fn audit(&self, request_id: Option<&str>, after: i64, limit: usize) -> Result<Vec<AuditEvent>, StoreError>;
+    async fn audit(
+        &self,
+        request_id: Option<&str>,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
 
     /// Deletes final records decided before `cutoff`, with their history.
     /// Pending records are never purged. Returns how many went.

@@ -29,7 +29,9 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("path", &self.path).finish()
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -49,11 +51,13 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file and applies migrations.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Backend(format!("cannot create {}: {e}", dir.display()))
+            })?;
         }
-        let mut conn = Connection::open(path)
-            .map_err(|e| StoreError::Backend(format!("cannot open database {}: {e}", path.display())))?;
+        let mut conn = Connection::open(path).map_err(|e| {
+            StoreError::Backend(format!("cannot open database {}: {e}", path.display()))
+        })?;
         // WAL lets readers run beside the writer; NORMAL sync is durable
         // across process crashes (only a power cut can lose the last commit).
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -61,7 +65,10 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), path: path.to_owned() })
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.to_owned(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -139,7 +146,11 @@ fn status_of(s: String) -> Result<Status, StoreError> {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn insert(&self, record: ApprovalRecord, audit: AuditEntry) -> Result<Inserted, StoreError> {
+    async fn insert(
+        &self,
+        record: ApprovalRecord,
+        audit: AuditEntry,
+    ) -> Result<Inserted, StoreError> {
         self.with_conn(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let existing: Option<String> = tx
@@ -205,7 +216,9 @@ impl Store for SqliteStore {
     async fn pending(&self) -> Result<Vec<ApprovalRecord>, StoreError> {
         self.with_conn(|conn| {
             let rows: Vec<String> = conn
-                .prepare_cached("SELECT record FROM approvals WHERE status = 'pending' ORDER BY expires_at")?
+                .prepare_cached(
+                    "SELECT record FROM approvals WHERE status = 'pending' ORDER BY expires_at",
+                )?
                 .query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             rows.into_iter().map(read_record).collect()
@@ -262,7 +275,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn audit(&self, request_id: Option<&str>, after: i64, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+    async fn audit(
+        &self,
+        request_id: Option<&str>,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
         let id = request_id.map(str::to_owned);
         self.with_conn(move |conn| {
             let mut stmt = conn.prepare_cached(

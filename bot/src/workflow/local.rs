@@ -24,8 +24,14 @@ enum Kind {
 
 #[derive(Debug)]
 enum Command {
-    Schedule { id: String, deadline: DateTime<Utc>, remind_at: Option<DateTime<Utc>> },
-    Cancel { id: String },
+    Schedule {
+        id: String,
+        deadline: DateTime<Utc>,
+        remind_at: Option<DateTime<Utc>>,
+    },
+    Cancel {
+        id: String,
+    },
 }
 
 /// Handle used by the service; cheap to clone.
@@ -62,11 +68,17 @@ impl Workflow for LocalWorkflow {
             _ => None,
         }
         .filter(|at| *at < r.expires_at);
-        self.send(Command::Schedule { id: r.request_id.clone(), deadline: r.expires_at, remind_at })
+        self.send(Command::Schedule {
+            id: r.request_id.clone(),
+            deadline: r.expires_at,
+            remind_at,
+        })
     }
 
     async fn finish(&self, r: &ApprovalRecord) -> Result<(), WorkflowError> {
-        self.send(Command::Cancel { id: r.request_id.clone() })
+        self.send(Command::Cancel {
+            id: r.request_id.clone(),
+        })
     }
 }
 

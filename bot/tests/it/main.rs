@@ -1,0 +1,15 @@
+//! Integration tests of the approval service: a real server on 127.0.0.1
+//! with a real SQLite file, driven over HTTP (and, for restarts and the CLI,
+//! through the `hitl-bot` binary itself).
+
+#![allow(clippy::unwrap_used, clippy::type_complexity)]
+
+mod support;
+
+mod api_lifecycle;
+mod bad_input;
+mod cli;
+mod concurrency;
+mod long_poll;
+mod restart;
+mod timers;
