@@ -30,8 +30,11 @@ pub enum Event {
         reason: Option<String>,
         allowed: bool,
     },
-    /// The requester withdraws the request.
-    Cancel { by: String, reason: Option<String> },
+    /// The requester withdraws the request (`by` defaults to the requester).
+    Cancel {
+        by: Option<String>,
+        reason: Option<String>,
+    },
     /// The deadline passed without a decision.
     Expire,
     /// The reminder/escalation step ran.
@@ -122,6 +125,7 @@ pub fn apply(
         } => decide(record, *action, approver, reason.as_deref(), *allowed, now),
         Event::Cancel { by, reason } => {
             pending_only(record)?;
+            let by = by.clone().unwrap_or_else(|| record.requester.clone());
             let mut next = record.clone();
             next.status = Status::Cancelled;
             next.approver = Some(by.clone());
@@ -134,7 +138,7 @@ pub fn apply(
             Ok(finish(
                 record,
                 next,
-                by,
+                &by,
                 "cancelled",
                 now,
                 json!({"reason": reason}),
@@ -491,7 +495,7 @@ mod tests {
             apply(
                 &r,
                 &Event::Cancel {
-                    by: "agent".into(),
+                    by: None,
                     reason: None,
                 },
                 now,
@@ -505,7 +509,7 @@ mod tests {
                 reject("carol", Some("x")),
                 Event::Expire,
                 Event::Cancel {
-                    by: "agent".into(),
+                    by: None,
                     reason: None,
                 },
                 Event::Remind,

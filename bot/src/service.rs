@@ -97,6 +97,8 @@ pub struct ApprovalService {
     waiters: Waiters,
     clock: Clock,
     settings: Settings,
+    /// `settings.groups`, shared with decision steps without copying.
+    groups: Arc<HashMap<String, Vec<String>>>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     me: Weak<ApprovalService>,
@@ -129,6 +131,7 @@ impl ApprovalService {
             notifier,
             waiters: Waiters::default(),
             clock,
+            groups: Arc::new(settings.groups.clone()),
             settings,
             metrics: Arc::new(Metrics::default()),
             shutdown,
@@ -411,15 +414,21 @@ impl ApprovalService {
                 "`approver` must name who decides".into(),
             ));
         }
-        let current = self.get(request_id).await?;
-        let allowed = self.may_decide(&current, approver);
-        let event = Event::Decide {
-            action,
-            approver: approver.to_owned(),
-            reason,
-            allowed,
-        };
-        match self.apply(request_id, event).await {
+        // Whether this person may decide is judged on the stored record, inside
+        // the conditional write, so it cannot go stale between read and write.
+        let groups = self.groups.clone();
+        let approver = approver.to_owned();
+        let clock = self.clock.clone();
+        let step: Step = Arc::new(move |r: &ApprovalRecord| {
+            let event = Event::Decide {
+                action,
+                approver: approver.clone(),
+                reason: reason.clone(),
+                allowed: may_decide(&groups, r, &approver),
+            };
+            lifecycle::apply(r, &event, clock.now())
+        });
+        match self.run(request_id, true, step).await {
             Err(ServiceError::Refused(Refusal::DeadlinePassed(at))) => {
                 // The timer has not fired yet; expire now so waiters hear of it.
                 self.expire(request_id).await;
@@ -436,10 +445,7 @@ impl ApprovalService {
         by: Option<String>,
         reason: Option<String>,
     ) -> Result<ApprovalRecord, ServiceError> {
-        let current = self.get(request_id).await?;
-        let by = by
-            .filter(|b| !b.trim().is_empty())
-            .unwrap_or(current.requester);
+        let by = by.filter(|b| !b.trim().is_empty());
         self.apply(request_id, Event::Cancel { by, reason }).await
     }
 
@@ -464,6 +470,17 @@ impl ApprovalService {
         let clock = self.clock.clone();
         let step: Step =
             Arc::new(move |r: &ApprovalRecord| lifecycle::apply(r, &event, clock.now()));
+        self.run(request_id, can_finish, step).await
+    }
+
+    /// Runs `step` through the store's conditional write; when it may end the
+    /// pending state and did, wakes waiters, stops timers and notifies.
+    async fn run(
+        &self,
+        request_id: &str,
+        can_finish: bool,
+        step: Step,
+    ) -> Result<ApprovalRecord, ServiceError> {
         let record = self.store.transition(request_id, step).await?;
         if can_finish && record.status.is_final() {
             self.after_final(&record).await;
@@ -572,6 +589,20 @@ impl Due for ApprovalService {
             Err(e) => tracing::error!(approval_id = request_id, error = %e, "cannot send reminder"),
         }
     }
+}
+
+/// Whether `who` is on the record's approver list, directly or by group.
+fn may_decide(groups: &HashMap<String, Vec<String>>, record: &ApprovalRecord, who: &str) -> bool {
+    record.approvers.is_empty()
+        || record
+            .approvers
+            .iter()
+            .any(|entry| match entry.strip_prefix("group:") {
+                Some(group) => groups
+                    .get(group)
+                    .is_some_and(|m| m.iter().any(|p| p == who)),
+                None => entry == who,
+            })
 }
 
 /// An idempotent retry must be the same call as the stored request.

@@ -33,15 +33,25 @@ pub use template::TemplateError;
 pub enum CardError {
     /// A template (built-in or override, named by `origin`) does not fill.
     #[error("card template {origin}: {error}")]
-    Template { origin: String, error: TemplateError },
+    Template {
+        origin: String,
+        error: TemplateError,
+    },
     /// An override file is malformed or not a template.
     #[error("card template override {}: {message}", path.display())]
     Override { path: PathBuf, message: String },
     /// An override file or folder cannot be read.
     #[error("cannot read card template override {}: {error}", path.display())]
-    Io { path: PathBuf, error: std::io::Error },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     /// The card asked for does not fit the record's status (a request card
     /// for a decided record, a decided card for a pending one).
     #[error("request {request_id} is {status}; this card is for {expected} requests")]
-    WrongStatus { request_id: String, status: Status, expected: &'static str },
+    WrongStatus {
+        request_id: String,
+        status: Status,
+        expected: &'static str,
+    },
 }

@@ -39,24 +39,38 @@ pub const MAX_LISTED: usize = 20;
 /// The template data of one record at `now`.
 pub fn record_data(record: &ApprovalRecord, now: DateTime<Utc>, mention: Mention) -> Value {
     let server = record.server.as_deref().filter(|s| !s.is_empty());
-    let reasons: Vec<String> = record.reasons.iter().map(|r| redact_text(r).into_owned()).collect();
-    let agent_prompt = non_empty(record.agent_prompt.as_deref()).map(|s| redact_text(s).into_owned());
+    let reasons: Vec<String> = record
+        .reasons
+        .iter()
+        .map(|r| redact_text(r).into_owned())
+        .collect();
+    let agent_prompt =
+        non_empty(record.agent_prompt.as_deref()).map(|s| redact_text(s).into_owned());
     let proposed_action =
         non_empty(record.proposed_action.as_deref()).map(|s| redact_text(s).into_owned());
     let reason = non_empty(record.reason.as_deref()).map(|s| redact_text(s).into_owned());
     // Pretty-printing a `Value` cannot fail: every key is a string.
-    let arguments_json = serde_json::to_string_pretty(&redact_value(&record.arguments))
-        .unwrap_or_else(|_| "(arguments could not be shown)".to_string());
+    let arguments_json =
+        serde_json::to_string_pretty(&shorten_strings(redact_value(&record.arguments)))
+            .unwrap_or_else(|_| "(arguments could not be shown)".to_string());
     let approvals: Vec<String> = record
         .approvals
         .iter()
         .map(|v| format!("{} ({})", mention(&v.approver), format_time(v.at, now)))
         .collect();
-    let escalation_to = record.escalation.as_ref().and_then(|e| non_empty(e.to.as_deref()));
+    let escalation_to = record
+        .escalation
+        .as_ref()
+        .and_then(|e| non_empty(e.to.as_deref()));
     let approvers_text = if record.approvers.is_empty() {
         "anyone but the requester".to_string()
     } else {
-        record.approvers.iter().map(|a| mention(a)).collect::<Vec<_>>().join(", ")
+        record
+            .approvers
+            .iter()
+            .map(|a| mention(a))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let tool_and_server = match server {
         Some(server) => format!("{} on {server}", record.tool),
@@ -116,8 +130,11 @@ pub fn record_data(record: &ApprovalRecord, now: DateTime<Utc>, mention: Mention
 /// The template data of a list of records (for `/approvals pending`): at most
 /// [`MAX_LISTED`] are listed, the rest counted in `more`.
 pub fn list_data(records: &[ApprovalRecord], now: DateTime<Utc>, mention: Mention) -> Value {
-    let items: Vec<Value> =
-        records.iter().take(MAX_LISTED).map(|r| record_data(r, now, mention)).collect();
+    let items: Vec<Value> = records
+        .iter()
+        .take(MAX_LISTED)
+        .map(|r| record_data(r, now, mention))
+        .collect();
     let more = records.len().saturating_sub(MAX_LISTED);
     let count_text = match records.len() {
         0 => "No pending approval requests".to_string(),
@@ -133,6 +150,28 @@ pub fn list_data(records: &[ApprovalRecord], now: DateTime<Utc>, mention: Mentio
         "has_more": more > 0,
         "now_text": format_time(now, now),
     })
+}
+
+/// Argument strings longer than this are shortened before the arguments are
+/// printed, so one huge value (a file's content) cannot push the other
+/// arguments (its path) out of the card.
+pub const MAX_ARGUMENT_STRING: usize = 1000;
+
+fn shorten_strings(value: Value) -> Value {
+    match value {
+        Value::String(s) if s.chars().count() > MAX_ARGUMENT_STRING => {
+            let more = s.chars().count() - MAX_ARGUMENT_STRING;
+            let kept: String = s.chars().take(MAX_ARGUMENT_STRING).collect();
+            Value::String(format!("{kept}… (truncated, {more} more characters)"))
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(shorten_strings).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, shorten_strings(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 fn raw(markup: String) -> Value {
@@ -176,7 +215,11 @@ fn risk_emoji(risk: Risk) -> &'static str {
 fn short_hash(hash: &str) -> String {
     let (prefix, hex) = hash.split_once(':').unwrap_or(("", hash));
     let short: String = hex.chars().take(12).collect();
-    if prefix.is_empty() { short } else { format!("{prefix}:{short}") }
+    if prefix.is_empty() {
+        short
+    } else {
+        format!("{prefix}:{short}")
+    }
 }
 
 /// `14:05 UTC` on the same day as `now`, `2026-03-02 14:05 UTC` otherwise.

@@ -79,7 +79,11 @@ fn redact_entry(key: &str, item: &Value) -> Value {
         Value::String(s) => is_secret_key(key) || (is_key_material_key(key) && looks_random(s)),
         _ => is_secret_key(key),
     };
-    if hides { Value::String(REDACTED.to_string()) } else { redact_value(item) }
+    if hides {
+        Value::String(REDACTED.to_string())
+    } else {
+        redact_value(item)
+    }
 }
 
 /// Whether an object key names a secret (see the module docs).
@@ -124,7 +128,8 @@ fn looks_random(s: &str) -> bool {
     let s = s.trim();
     let hex = s.len() >= 32 && s.chars().all(|c| c.is_ascii_hexdigit());
     let base64 = s.len() >= 20
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '-' | '_'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '-' | '_'))
         && s.chars().any(|c| c.is_ascii_digit())
         && s.chars().any(|c| c.is_ascii_alphabetic());
     // Hex tops out at 4 bits per character, base64 at 6; real keys come close,
@@ -172,14 +177,23 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
         // AWS access key ids (long-term AKIA, temporary ASIA).
         p(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", REDACTED),
         // GitHub tokens: personal, OAuth, user-to-server, server-to-server, refresh, fine-grained.
-        p(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{22,})", REDACTED),
+        p(
+            r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{22,})",
+            REDACTED,
+        ),
         // Slack bot, user, app-level and config tokens.
         p(r"\bxox[bpasre]-[A-Za-z0-9-]{8,}", REDACTED),
         p(r"\bxapp-[A-Za-z0-9-]{8,}", REDACTED),
         // JSON Web Tokens: base64url header starting `{"`, payload, optional signature.
-        p(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.?[A-Za-z0-9_-]*", REDACTED),
+        p(
+            r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.?[A-Za-z0-9_-]*",
+            REDACTED,
+        ),
         // HTTP bearer tokens, wherever they appear.
-        p(r"(?i)\b(?P<scheme>bearer)\s+[A-Za-z0-9._~+/=-]{8,}", "${scheme} [redacted]"),
+        p(
+            r"(?i)\b(?P<scheme>bearer)\s+[A-Za-z0-9._~+/=-]{8,}",
+            "${scheme} [redacted]",
+        ),
         // An Authorization header's whole value (Basic, token, custom schemes).
         p(
             r#"(?i)(?P<key>\b(?:proxy-)?authorization["']?\s*[:=]\s*["']?)[^"'\r\n]+"#,
@@ -196,7 +210,10 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
             "${key}[redacted]",
         ),
         // Passwords in URLs: scheme://user:password@host.
-        p(r"(?P<prefix>[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@", "${prefix}[redacted]@"),
+        p(
+            r"(?P<prefix>[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@",
+            "${prefix}[redacted]@",
+        ),
     ]
 });
 

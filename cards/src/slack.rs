@@ -26,10 +26,10 @@ use serde_json::{Value, json};
 
 pub use mrkdwn::{escape, escape_for_key, mention};
 
+use crate::CardError;
 use crate::catalog::{Card, Templates};
 use crate::model;
 use crate::template::{self, TemplateError};
-use crate::CardError;
 
 /// `action_id` of the request card's Approve button (`value`: the request id).
 pub const APPROVE_ACTION_ID: &str = "hitl_approve";
@@ -42,7 +42,8 @@ const APPROVED_TEXT: &str = "Approved by ${approver_name}: ${tool_and_server}";
 const REJECTED_TEXT: &str = "Rejected by ${approver_name}: ${tool_and_server}";
 const EXPIRED_TEXT: &str = "Expired without a decision: ${tool_and_server}";
 const CANCELLED_TEXT: &str = "Withdrawn by the agent: ${tool_and_server}";
-const REMINDER_TEXT: &str = "Reminder: ${tool_and_server} is still waiting for a decision; ${time_left}";
+const REMINDER_TEXT: &str =
+    "Reminder: ${tool_and_server} is still waiting for a decision; ${time_left}";
 const PENDING_LIST_TEXT: &str = "${count_text}";
 
 /// The card asking for a decision, with Approve and Reject buttons. The
@@ -55,7 +56,12 @@ pub fn request_message(
     if record.status != Status::Pending {
         return Err(wrong_status(record, "pending"));
     }
-    render(templates, Card::SlackRequest, REQUEST_TEXT, &data(record, now))
+    render(
+        templates,
+        Card::SlackRequest,
+        REQUEST_TEXT,
+        &data(record, now),
+    )
 }
 
 /// The card after the request was approved, rejected, expired or withdrawn:
@@ -99,7 +105,12 @@ pub fn reminder_message(
     if record.status != Status::Pending {
         return Err(wrong_status(record, "pending"));
     }
-    render(templates, Card::SlackReminder, REMINDER_TEXT, &data(record, now))
+    render(
+        templates,
+        Card::SlackReminder,
+        REMINDER_TEXT,
+        &data(record, now),
+    )
 }
 
 /// The list of requests for `/approvals pending`, in the order given (the
@@ -132,11 +143,23 @@ fn render(
     data: &Value,
 ) -> Result<Value, CardError> {
     let entry = templates.get(card);
-    let fail = |error: TemplateError| CardError::Template { origin: entry.origin.clone(), error };
+    let fail = |error: TemplateError| CardError::Template {
+        origin: entry.origin.clone(),
+        error,
+    };
     let blocks_template = entry.template.get("blocks").cloned().unwrap_or(Value::Null);
-    let blocks_template = directives_from_block_ids(blocks_template).map_err(fail)?;
-    let blocks = template::render(&blocks_template, data, escape_for_key).map_err(fail)?;
-    let text_template = entry.template.get("text").and_then(Value::as_str).unwrap_or(default_text);
+    // Wrapped so that error locations read `/blocks/3/...`, as in the file.
+    let wrapped = json!({ "blocks": directives_from_block_ids(blocks_template).map_err(fail)? });
+    let mut filled = template::render(&wrapped, data, escape_for_key).map_err(fail)?;
+    let blocks = filled
+        .get_mut("blocks")
+        .map(Value::take)
+        .unwrap_or(Value::Null);
+    let text_template = entry
+        .template
+        .get("text")
+        .and_then(Value::as_str)
+        .unwrap_or(default_text);
     let text = template::render_str(text_template, data, escape_for_key).map_err(fail)?;
     let mut message = json!({ "text": text, "blocks": blocks });
     limits::fit_message(&mut message);
@@ -150,9 +173,15 @@ fn directives_from_block_ids(mut blocks: Value) -> Result<Value, TemplateError> 
         return Ok(blocks);
     };
     for (i, block) in list.iter_mut().enumerate() {
-        let Some(object) = block.as_object_mut() else { continue };
-        let Some(Value::String(id)) = object.get("block_id") else { continue };
-        let Some(directive) = id.strip_prefix('$') else { continue };
+        let Some(object) = block.as_object_mut() else {
+            continue;
+        };
+        let Some(Value::String(id)) = object.get("block_id") else {
+            continue;
+        };
+        let Some(directive) = id.strip_prefix('$') else {
+            continue;
+        };
         let (key, placeholder) = match directive.split_once(char::is_whitespace) {
             Some(("when", rest)) => ("$when", rest.trim()),
             Some(("data", rest)) => ("$data", rest.trim()),

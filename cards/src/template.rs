@@ -45,7 +45,7 @@ pub struct TemplateError {
 
 /// Fills a JSON template from `data`.
 pub fn render(template: &Value, data: &Value, escape: Escape) -> Result<Value, TemplateError> {
-    let scope = Scope { root: data, item: data, index: None };
+    let scope = Scope::top(data);
     match node(template, &scope, None, &At::Root, escape)? {
         Out::One(v) => Ok(v),
         Out::Skip => Err(At::Root.error("the whole template was left out by its `$when`")),
@@ -55,20 +55,28 @@ pub fn render(template: &Value, data: &Value, escape: Escape) -> Result<Value, T
 
 /// Fills the placeholders of one string template (for example a message's
 /// notification text).
-pub fn render_str(
-    template: &str,
-    data: &Value,
-    escape: Escape,
-) -> Result<String, TemplateError> {
-    let scope = Scope { root: data, item: data, index: None };
+pub fn render_str(template: &str, data: &Value, escape: Escape) -> Result<String, TemplateError> {
+    let scope = Scope::top(data);
     fill(template, &scope, None, escape).map_err(|m| At::Root.error(m))
 }
 
+/// What placeholders are looked up in: the current `$data` item (the whole
+/// data outside any), the whole data for `$root`, and the item's position.
 #[derive(Clone, Copy)]
 struct Scope<'a> {
     root: &'a Value,
     item: &'a Value,
     index: Option<usize>,
+}
+
+impl<'a> Scope<'a> {
+    fn top(data: &'a Value) -> Self {
+        Scope {
+            root: data,
+            item: data,
+            index: None,
+        }
+    }
 }
 
 /// Where we are in the template, kept as a cheap linked list and only turned
@@ -81,7 +89,10 @@ enum At<'a> {
 
 impl At<'_> {
     fn error(&self, message: impl Into<String>) -> TemplateError {
-        TemplateError { at: self.to_string(), message: message.into() }
+        TemplateError {
+            at: self.to_string(),
+            message: message.into(),
+        }
     }
 }
 
@@ -144,7 +155,11 @@ fn node(
                     Value::Array(items) => {
                         let mut out = Vec::with_capacity(items.len());
                         for (i, item) in items.iter().enumerate() {
-                            let inner = Scope { root: scope.root, item, index: Some(i) };
+                            let inner = Scope {
+                                root: scope.root,
+                                item,
+                                index: Some(i),
+                            };
                             if let Out::One(v) = element(map, &inner, at, escape)? {
                                 out.push(v);
                             }
@@ -152,9 +167,16 @@ fn node(
                         Ok(Out::Many(out))
                     }
                     Value::Null => Ok(Out::Many(Vec::new())),
-                    item @ Value::Object(_) => {
-                        element(map, &Scope { root: scope.root, item, index: None }, at, escape)
-                    }
+                    item @ Value::Object(_) => element(
+                        map,
+                        &Scope {
+                            root: scope.root,
+                            item,
+                            index: None,
+                        },
+                        at,
+                        escape,
+                    ),
                     _ => Err(data_at.error(format!("`{path}` is neither a list nor an object"))),
                 }
             }
@@ -273,7 +295,9 @@ fn resolve<'a>(path: &str, scope: &Scope<'a>) -> Result<Cow<'a, Value>, String> 
     };
     for seg in rest.split('.') {
         if seg.is_empty()
-            || !seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            || !seg
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
             return Err(format!(
                 "`${{{path}}}` is not a simple path (letters, digits, `_`, `-`, joined by `.`; expressions are not supported)"

@@ -1,12 +1,15 @@
 //! The embedded store: one SQLite file in WAL mode, bundled SQLite.
 //!
-//! Records are kept as JSON beside the columns we filter on. One connection
-//! behind a mutex serialises writers inside this process, and every change
-//! runs in a `BEGIN IMMEDIATE` transaction with a version check, so a second
-//! process on the same file cannot interleave a decision either.
+//! Records are kept as JSON beside the columns we filter on. One thread owns
+//! the connection and runs every operation; operations that queue up while a
+//! transaction commits run together in the next one (group commit), each in
+//! its own savepoint so one failure rolls back only itself. Callers hear back
+//! only after the commit, so a decision reported as won is on disk. Writes run
+//! in `BEGIN IMMEDIATE` with a version check, so a second process on the same
+//! file cannot interleave a decision either.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -21,9 +24,18 @@ use crate::lifecycle::AuditEntry;
 /// how many have run. Append only: never edit a shipped migration.
 const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_approvals.sql")];
 
+/// Most operations one transaction carries; bounds the latency of the first.
+const MAX_BATCH: usize = 128;
+
+/// One operation for the store thread: runs against the connection (or is
+/// told the transaction could not start) and returns how to answer once the
+/// commit's outcome is known.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> Reply + Send>;
+type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    jobs: mpsc::Sender<Job>,
     path: PathBuf,
 }
 
@@ -55,6 +67,7 @@ impl SqliteStore {
                 StoreError::Backend(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
+        create_private(path)?;
         let mut conn = Connection::open(path).map_err(|e| {
             StoreError::Backend(format!("cannot open database {}: {e}", path.display()))
         })?;
@@ -65,8 +78,13 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
+        let (jobs, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("hitl-sqlite".to_owned())
+            .spawn(move || run_store_thread(conn, rx))
+            .map_err(|e| StoreError::Backend(format!("cannot start the store thread: {e}")))?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            jobs,
             path: path.to_owned(),
         })
     }
@@ -75,21 +93,100 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Runs `f` with the connection on the blocking pool.
+    /// Runs `f` on the store thread inside the next transaction and answers
+    /// after that transaction commits.
     async fn with_conn<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            // A poisoned lock means a panic mid-transaction; SQLite rolled it
-            // back, so the connection itself is still usable.
-            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = match conn {
+                Some(conn) => in_savepoint(conn, f),
+                None => Err(StoreError::Backend("cannot begin a transaction".to_owned())),
+            };
+            Box::new(move |commit: Result<(), String>| {
+                let answer = match commit {
+                    Ok(()) => result,
+                    Err(e) => Err(StoreError::Backend(format!("commit failed: {e}"))),
+                };
+                // The caller may have gone away (request cancelled); nothing to do.
+                let _ = tx.send(answer);
+            })
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| StoreError::Backend("the store thread has stopped".to_owned()))?;
+        rx.await
+            .map_err(|_| StoreError::Backend("the store thread dropped the operation".to_owned()))?
+    }
+}
+
+/// Runs `f` in a savepoint: its writes stay only if it succeeds.
+fn in_savepoint<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.execute_batch("SAVEPOINT op")?;
+    match f(conn) {
+        Ok(v) => {
+            conn.execute_batch("RELEASE op")?;
+            Ok(v)
+        }
+        Err(e) => {
+            conn.execute_batch("ROLLBACK TO op; RELEASE op")?;
+            Err(e)
+        }
+    }
+}
+
+/// The store thread: takes every queued job into one transaction.
+fn run_store_thread(conn: Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let began = conn.execute_batch("BEGIN IMMEDIATE");
+        if let Err(e) = &began {
+            tracing::error!(error = %e, "store: cannot begin a transaction");
+        }
+        let replies: Vec<Reply> = batch
+            .into_iter()
+            .map(|job| job(began.as_ref().ok().map(|_| &conn)))
+            .collect();
+        let outcome = match began {
+            Ok(()) => conn.execute_batch("COMMIT").map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                e.to_string()
+            }),
+            Err(e) => Err(e.to_string()),
+        };
+        for reply in replies {
+            reply(outcome.clone());
+        }
+    }
+}
+
+/// Creates an empty database file readable by its owner only, before SQLite
+/// opens it: records hold tool arguments, and SQLite gives the -wal and -shm
+/// files the same mode as the database.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Backend(format!(
+            "cannot create database {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -151,8 +248,7 @@ impl Store for SqliteStore {
         record: ApprovalRecord,
         audit: AuditEntry,
     ) -> Result<Inserted, StoreError> {
-        self.with_conn(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.with_conn(move |tx| {
             let existing: Option<String> = tx
                 .query_row(
                     "SELECT record FROM approvals WHERE request_id = ?1",
@@ -174,8 +270,7 @@ impl Store for SqliteStore {
                     serde_json::to_string(&record)?,
                 ],
             )?;
-            append_audit(&tx, &record.request_id, &audit)?;
-            tx.commit()?;
+            append_audit(tx, &record.request_id, &audit)?;
             Ok(Inserted::Created(record))
         })
         .await
@@ -238,8 +333,7 @@ impl Store for SqliteStore {
 
     async fn transition(&self, request_id: &str, step: Step) -> Result<ApprovalRecord, StoreError> {
         let id = request_id.to_owned();
-        self.with_conn(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.with_conn(move |tx| {
             let row: Option<(String, i64)> = tx
                 .query_row(
                     "SELECT record, version FROM approvals WHERE request_id = ?1",
@@ -263,13 +357,12 @@ impl Store for SqliteStore {
                     version,
                 ],
             )?;
-            // IMMEDIATE holds the write lock from the read, so the version
-            // cannot have moved; if it did, refuse rather than guess.
+            // The transaction holds the write lock from the read, so the
+            // version cannot have moved; if it did, refuse rather than guess.
             if changed != 1 {
                 return Err(StoreError::Backend(format!("concurrent write to {id}; retry")));
             }
-            append_audit(&tx, &id, &t.audit)?;
-            tx.commit()?;
+            append_audit(tx, &id, &t.audit)?;
             Ok(t.record)
         })
         .await
@@ -319,8 +412,7 @@ impl Store for SqliteStore {
     }
 
     async fn purge(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
-        self.with_conn(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.with_conn(move |tx| {
             let cutoff = millis(cutoff);
             tx.execute(
                 "DELETE FROM audit WHERE request_id IN
@@ -328,7 +420,6 @@ impl Store for SqliteStore {
                 [cutoff],
             )?;
             let n = tx.execute("DELETE FROM approvals WHERE status != 'pending' AND decided_at < ?1", [cutoff])?;
-            tx.commit()?;
             Ok(n as u64)
         })
         .await

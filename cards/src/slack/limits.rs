@@ -59,7 +59,11 @@ pub fn truncate(text: &str, limit: usize) -> Cow<'_, str> {
     // The note for the whole text is at least as long as the real one, so
     // reserving its length is always enough.
     let note_len = truncation_note(total_shown).chars().count();
-    let fence_len = FENCE_CLOSE.chars().count();
+    let fence_len = if units.iter().any(|u| u.text == "```") {
+        FENCE_CLOSE.chars().count()
+    } else {
+        0
+    };
     let bare = limit < note_len + fence_len + 10;
     let reserve = fence_len + if bare { 1 } else { note_len };
 
@@ -98,18 +102,33 @@ fn units(text: &str) -> Vec<Unit<'_>> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
-        let len = if let Some(entity) = ["&amp;", "&lt;", "&gt;"].iter().find(|e| rest.starts_with(**e)) {
-            out.push(Unit { text: &rest[..entity.len()], shown: 1 });
+        let len = if let Some(entity) = ["&amp;", "&lt;", "&gt;"]
+            .iter()
+            .find(|e| rest.starts_with(**e))
+        {
+            out.push(Unit {
+                text: &rest[..entity.len()],
+                shown: 1,
+            });
             entity.len()
         } else if rest.starts_with("```") {
-            out.push(Unit { text: &rest[..3], shown: 3 });
+            out.push(Unit {
+                text: &rest[..3],
+                shown: 3,
+            });
             3
         } else if let Some(close) = markup_end(rest) {
             let markup = &rest[..=close];
-            out.push(Unit { text: markup, shown: markup.chars().count() });
+            out.push(Unit {
+                text: markup,
+                shown: markup.chars().count(),
+            });
             close + 1
         } else {
-            out.push(Unit { text: &rest[..c.len_utf8()], shown: 1 });
+            out.push(Unit {
+                text: &rest[..c.len_utf8()],
+                shown: 1,
+            });
             c.len_utf8()
         };
         rest = &rest[len..];
@@ -167,7 +186,10 @@ fn fit_block(block: &mut Value) {
             if let Some(Value::Array(elements)) = block.get_mut("elements") {
                 cap_with_note(elements, CONTEXT_ELEMENTS, "items");
                 for element in elements {
-                    if matches!(element.get("type").and_then(Value::as_str), Some("mrkdwn" | "plain_text")) {
+                    if matches!(
+                        element.get("type").and_then(Value::as_str),
+                        Some("mrkdwn" | "plain_text")
+                    ) {
                         fit_text_object(Some(element), CONTEXT_TEXT);
                     }
                 }
@@ -201,7 +223,9 @@ fn cap_with_note(items: &mut Vec<Value>, max: usize, what: &str) {
     if items.len() > max {
         let more = items.len() - (max - 1);
         items.truncate(max - 1);
-        items.push(json!({ "type": "mrkdwn", "text": format!("… (truncated, {more} more {what})") }));
+        items.push(
+            json!({ "type": "mrkdwn", "text": format!("… (truncated, {more} more {what})") }),
+        );
     }
 }
 

@@ -43,10 +43,12 @@ pub fn escape_for_key(key: Option<&str>, raw: &str) -> String {
     }
 }
 
-static USER: LazyLock<Regex> = LazyLock::new(|| id_regex(r"^<?@?(?P<id>[UW][A-Z0-9]{6,})(?:\|[^>]*)?>?$"));
+static USER: LazyLock<Regex> =
+    LazyLock::new(|| id_regex(r"^<?@?(?P<id>[UW][A-Z0-9]{6,})(?:\|[^>]*)?>?$"));
 static GROUP: LazyLock<Regex> =
     LazyLock::new(|| id_regex(r"^(?:<!subteam\^)?(?P<id>S[A-Z0-9]{6,})(?:\|[^>]*)?>?$"));
-static CHANNEL: LazyLock<Regex> = LazyLock::new(|| id_regex(r"^<?#?(?P<id>[CG][A-Z0-9]{6,})(?:\|[^>]*)?>?$"));
+static CHANNEL: LazyLock<Regex> =
+    LazyLock::new(|| id_regex(r"^<?#?(?P<id>[CG][A-Z0-9]{6,})(?:\|[^>]*)?>?$"));
 
 fn id_regex(re: &str) -> Regex {
     // Constant patterns, exercised by the mention tests: compiling cannot fail.

@@ -88,10 +88,12 @@ def check_message(message, kind):
             continue
         try:
             block.validate_json()
+            # to_dict() validates the nested elements too (button style, confirm).
+            round_trip = block.to_dict()
         except (SlackObjectFormationError, TypeError, KeyError, ValueError) as e:
             errors.append(f"{at} ({raw['type']}): {type(e).__name__}: {e}")
             continue
-        errors.extend(dropped(raw, block.to_dict(), at))
+        errors.extend(dropped(raw, round_trip, at))
         if raw.get("type") == "section":
             for j, field in enumerate(raw.get("fields") or []):
                 if len(field.get("text", "")) > FIELD_TEXT:
