@@ -1,2 +1,351 @@
-//! `hitl-mcp`: parses the command line and runs the gateway.
-fn main() {}
+//! `hitl-mcp`: parses the command line and runs one subcommand from
+//! [`hitl_mcp::commands`]. Settings come from flags, with environment
+//! variables as fallbacks (read here by clap, nowhere else).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use hitl_mcp::commands::{
+    self, CheckOptions, Client, EvaluateOptions, GenerateOptions, ServeOptions,
+};
+use secrecy::SecretString;
+
+/// Holds risky MCP tool calls until a person approves them in Slack or Teams.
+#[derive(Debug, Parser)]
+#[command(name = "hitl-mcp", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway in front of an MCP server (stdio unless --listen).
+    Serve(ServeArgs),
+    /// Print the policy's verdict on one tool call as one JSON object.
+    Evaluate(EvaluateArgs),
+    /// Print (or add to a file) an MCP client config that runs the gateway.
+    GenerateConfig(GenerateArgs),
+    /// Write a commented default policy file that documents every option.
+    InitConfig(InitArgs),
+    /// Print an approval request's record; exit 0 if approved, 1 if not
+    /// (yet), 2 on error.
+    CheckApproval(CheckArgs),
+}
+
+/// Where the approval service is. `--lambda-url` and LAMBDA_FUNCTION_URL
+/// are the seed's names for the same setting.
+#[derive(Debug, Args)]
+struct ApprovalUrlArgs {
+    /// Base URL of the approval service (hitl-bot), e.g. http://127.0.0.1:8787.
+    #[arg(
+        long = "approval-url",
+        visible_alias = "lambda-url",
+        env = "HITL_APPROVAL_URL",
+        value_name = "URL"
+    )]
+    approval_url: Option<String>,
+    /// The approval service URL under the seed's environment name; used
+    /// when neither --approval-url nor HITL_APPROVAL_URL is set.
+    #[arg(long = "lambda-function-url", env = "LAMBDA_FUNCTION_URL", hide = true)]
+    lambda_function_url: Option<String>,
+}
+
+impl ApprovalUrlArgs {
+    fn get(&self) -> Option<String> {
+        self.approval_url
+            .clone()
+            .or_else(|| self.lambda_function_url.clone())
+            .filter(|u| !u.trim().is_empty())
+    }
+
+    fn require(&self) -> anyhow::Result<String> {
+        self.get().ok_or_else(|| {
+            anyhow::anyhow!(
+                "the approval service URL is missing: pass --approval-url URL or set HITL_APPROVAL_URL"
+            )
+        })
+    }
+}
+
+fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s))
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Policy file (TOML); without one the built-in policy applies.
+    #[arg(long, env = "HITL_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    approval_url: ApprovalUrlArgs,
+    /// Bearer token for the approval service's API.
+    #[arg(long, env = "HITL_TOKEN", hide_env_values = true, value_parser = secret)]
+    token: Option<SecretString>,
+    /// Speak MCP over Streamable HTTP on this address instead of stdio.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Upstream MCP server over Streamable HTTP, instead of a command after --.
+    #[arg(long, value_name = "URL")]
+    upstream_url: Option<String>,
+    /// Who approves when the policy names no approvers.
+    #[arg(long, env = "DEFAULT_APPROVER", value_name = "WHO")]
+    approver: Option<String>,
+    /// Approval timeout in seconds where the policy sets none (default 300,
+    /// and 900 for critical calls).
+    #[arg(
+        long,
+        env = "APPROVAL_TIMEOUT",
+        value_name = "SECS",
+        value_parser = clap::value_parser!(u64).range(1..=604_800)
+    )]
+    timeout: Option<u64>,
+    /// Let low-risk calls run at once even where the policy asks for approval.
+    #[arg(long)]
+    auto_approve_low_risk: bool,
+    /// The upstream server's name, for policy rules and approval cards
+    /// [default: derived from the upstream command or URL].
+    #[arg(long, env = "HITL_SERVER_NAME", value_name = "NAME")]
+    name: Option<String>,
+    /// Longest hold in seconds when the client sent no progress token; then
+    /// the model gets a "pending approval" result [default: 45].
+    #[arg(long, env = "HITL_HOLD_BUDGET", value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    hold_budget: Option<u64>,
+    /// Longest hold in seconds when the client sent a progress token [default: 3600].
+    #[arg(long, env = "HITL_HOLD_BUDGET_WITH_PROGRESS", value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    hold_budget_with_progress: Option<u64>,
+    /// Who the approval requests are from, as approvers see it [default: mcp-agent].
+    #[arg(long, env = "HITL_REQUESTER", value_name = "WHO")]
+    requester: Option<String>,
+    /// Log debug detail to stderr.
+    #[arg(long)]
+    debug: bool,
+    /// The upstream MCP server's command and arguments, after --.
+    #[arg(last = true, value_name = "UPSTREAM_COMMAND")]
+    upstream_command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct EvaluateArgs {
+    /// The tool's name.
+    #[arg(long, value_name = "NAME")]
+    tool: String,
+    /// The call's arguments, a JSON object.
+    #[arg(long = "args", value_name = "JSON")]
+    args: String,
+    /// The upstream server's name, for rules that match on it.
+    #[arg(long, value_name = "NAME")]
+    server: Option<String>,
+    /// Policy file (TOML); without one the built-in policy applies.
+    #[arg(long, env = "HITL_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The tool's MCP annotations, e.g. '{"readOnlyHint": true}'.
+    #[arg(long, value_name = "JSON")]
+    annotations: Option<String>,
+    /// Evaluate as `serve --auto-approve-low-risk` would.
+    #[arg(long)]
+    auto_approve_low_risk: bool,
+}
+
+#[derive(Debug, Args)]
+struct GenerateArgs {
+    #[command(flatten)]
+    approval_url: ApprovalUrlArgs,
+    /// The MCP client whose config format to write.
+    #[arg(long, value_enum, default_value_t = Client::ClaudeDesktop)]
+    client: Client,
+    /// Add the server to this config file (created if missing) instead of
+    /// printing the config.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The server's name in the client's config.
+    #[arg(long, default_value = "hitl", value_name = "NAME")]
+    name: String,
+    /// Write this approval-service token into the config. Without it the
+    /// config refers to HITL_TOKEN where the client can (Claude Code,
+    /// Cursor) or prompts for it (VS Code); never read from the
+    /// environment, so a secret is not copied into a file by accident.
+    #[arg(long, value_parser = secret, value_name = "TOKEN")]
+    token: Option<SecretString>,
+    /// Policy file for the gateway to load (passed as serve --config).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// How the client starts the gateway.
+    #[arg(
+        long = "gateway-command",
+        default_value = "hitl-mcp",
+        value_name = "PATH"
+    )]
+    gateway_command: String,
+    /// The upstream MCP server's command and arguments, after --.
+    #[arg(last = true, value_name = "UPSTREAM_COMMAND")]
+    upstream_command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct InitArgs {
+    /// Where to write the policy file.
+    #[arg(long, value_name = "FILE")]
+    output: PathBuf,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// The approval request's id.
+    #[arg(long, value_name = "ID")]
+    request_id: String,
+    #[command(flatten)]
+    approval_url: ApprovalUrlArgs,
+    /// Bearer token for the approval service's API.
+    #[arg(long, env = "HITL_TOKEN", hide_env_values = true, value_parser = secret)]
+    token: Option<SecretString>,
+    /// Wait up to this many seconds for a decision before answering.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=3600))]
+    wait: Option<u64>,
+}
+
+/// Logs go to stderr: on stdio, stdout carries the MCP protocol.
+fn init_logging(debug: bool) {
+    let default = if debug { "debug" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}
+
+/// Exit code for errors (bad input, unreachable service...).
+const EXIT_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let name = match &cli.command {
+        Command::Serve(_) => "serve",
+        Command::Evaluate(_) => "evaluate",
+        Command::GenerateConfig(_) => "generate-config",
+        Command::InitConfig(_) => "init-config",
+        Command::CheckApproval(_) => "check-approval",
+    };
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("hitl-mcp {name}: {err:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn print(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")?;
+    out.flush()?;
+    Ok(())
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve(args) => {
+            let opts = ServeOptions {
+                name: args.name,
+                hold_budget_secs: args.hold_budget,
+                hold_budget_with_progress_secs: args.hold_budget_with_progress,
+                requester: args.requester,
+                approval_url: args.approval_url.get(),
+                config: args.config,
+                token: args.token,
+                listen: args.listen,
+                upstream_url: args.upstream_url,
+                approver: args.approver,
+                timeout_secs: args.timeout,
+                auto_approve_low_risk: args.auto_approve_low_risk,
+                debug: args.debug,
+                upstream_command: args.upstream_command,
+            };
+            init_logging(opts.debug);
+            let runtime =
+                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            runtime.block_on(commands::serve(&opts))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Evaluate(args) => {
+            let line = commands::evaluate(&EvaluateOptions {
+                tool: args.tool,
+                args: args.args,
+                server: args.server,
+                config: args.config,
+                annotations: args.annotations,
+                auto_approve_low_risk: args.auto_approve_low_risk,
+            })?;
+            print(&line)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::GenerateConfig(args) => {
+            let opts = GenerateOptions {
+                approval_url: args.approval_url.require()?,
+                client: args.client,
+                name: args.name,
+                token: args.token,
+                config: args.config.map(absolute),
+                gateway_command: args.gateway_command,
+                upstream: args.upstream_command,
+            };
+            let config = commands::client_config(&opts);
+            match &args.output {
+                Some(path) => {
+                    commands::merge_into_file(path, &config)?;
+                    eprintln!(
+                        "hitl-mcp: added server {:?} to {}",
+                        opts.name,
+                        path.display()
+                    );
+                }
+                None => print(&serde_json::to_string_pretty(&config)?)?,
+            }
+            if opts.token.is_none() && opts.client == Client::ClaudeDesktop {
+                eprintln!(
+                    "hitl-mcp: Claude Desktop cannot read environment variables from its config: replace {} with your token, or pass --token",
+                    commands::TOKEN_PLACEHOLDER
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::InitConfig(args) => {
+            commands::init_config(&args.output, args.force)?;
+            eprintln!("hitl-mcp: wrote {}", args.output.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckApproval(args) => {
+            let opts = CheckOptions {
+                request_id: args.request_id,
+                approval_url: args.approval_url.require()?,
+                token: args.token,
+                wait_secs: args.wait,
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let outcome = runtime.block_on(commands::check_approval(&opts))?;
+            print(&outcome.record.to_string())?;
+            Ok(if outcome.approved {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
+/// A path as the client will see it: clients start the gateway from a
+/// directory of their own choosing.
+fn absolute(path: PathBuf) -> PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
+}

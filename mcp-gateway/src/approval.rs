@@ -1,0 +1,173 @@
+//! The gateway's client of the approval service (HTTP API v1).
+//!
+//! Every failure here is a reason to hold the call back: the proxy turns any
+//! error into "not run" (fail closed).
+
+use std::time::Duration;
+
+use hitl_wire::ApprovalRecord;
+use hitl_wire::api::{ApprovalList, Cancel, CreateApproval, ErrorBody, Execution};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApprovalError {
+    #[error("the approval service at {url} is unreachable: {cause}")]
+    Unreachable { url: String, cause: String },
+    #[error("the approval service refused: {message} ({code})")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+        record: Option<Box<ApprovalRecord>>,
+    },
+    #[error("unexpected answer from the approval service: {0}")]
+    Protocol(String),
+}
+
+impl ApprovalError {
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ApprovalError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ApprovalClient {
+    base: String,
+    token: Option<SecretString>,
+    http: reqwest::Client,
+}
+
+impl ApprovalClient {
+    pub fn new(base_url: &str, token: Option<SecretString>) -> Self {
+        // Err only means a provider is already installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap_or_default();
+        Self {
+            base: base_url.trim_end_matches('/').to_owned(),
+            token,
+            http,
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, ApprovalError> {
+        let req = match &self.token {
+            Some(t) => req.bearer_auth(t.expose_secret()),
+            None => req,
+        };
+        let resp = req.send().await.map_err(|e| self.unreachable(&e))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| self.unreachable(&e))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| ApprovalError::Protocol(e.to_string()));
+        }
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(e) => Err(ApprovalError::Api {
+                status: status.as_u16(),
+                code: e.code,
+                message: e.message,
+                record: e.record,
+            }),
+            Err(_) => Err(ApprovalError::Protocol(format!(
+                "HTTP {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            ))),
+        }
+    }
+
+    fn unreachable(&self, e: &reqwest::Error) -> ApprovalError {
+        let mut cause: &dyn std::error::Error = e;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        ApprovalError::Unreachable {
+            url: self.base.clone(),
+            cause: cause.to_string(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn create(&self, body: &CreateApproval) -> Result<ApprovalRecord, ApprovalError> {
+        self.send(self.http.post(self.url("/v1/approvals")).json(body))
+            .await
+    }
+
+    pub async fn get(&self, id: &str) -> Result<ApprovalRecord, ApprovalError> {
+        self.send(self.http.get(self.url(&format!("/v1/approvals/{id}"))))
+            .await
+    }
+
+    /// Long-polls: answers when the request is final or after `wait`.
+    pub async fn wait(&self, id: &str, wait: Duration) -> Result<ApprovalRecord, ApprovalError> {
+        let secs = wait.as_secs().clamp(0, 300);
+        let req = self
+            .http
+            .get(self.url(&format!("/v1/approvals/{id}")))
+            .query(&[("wait", secs.to_string())])
+            .timeout(Duration::from_secs(secs + 30));
+        self.send(req).await
+    }
+
+    pub async fn cancel(
+        &self,
+        id: &str,
+        by: &str,
+        reason: &str,
+    ) -> Result<ApprovalRecord, ApprovalError> {
+        let body = Cancel {
+            by: Some(by.to_owned()),
+            reason: Some(reason.to_owned()),
+        };
+        self.send(
+            self.http
+                .post(self.url(&format!("/v1/approvals/{id}/cancel")))
+                .json(&body),
+        )
+        .await
+    }
+
+    /// Claims the approval for this one run; refused unless approved, unused
+    /// and for exactly these arguments.
+    pub async fn record_execution(
+        &self,
+        id: &str,
+        arguments: Value,
+    ) -> Result<ApprovalRecord, ApprovalError> {
+        let body = Execution { arguments };
+        self.send(
+            self.http
+                .post(self.url(&format!("/v1/approvals/{id}/execution")))
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn pending(&self) -> Result<Vec<ApprovalRecord>, ApprovalError> {
+        let list: ApprovalList = self
+            .send(
+                self.http
+                    .get(self.url("/v1/approvals"))
+                    .query(&[("status", "pending"), ("limit", "100")]),
+            )
+            .await?;
+        Ok(list.approvals)
+    }
+}

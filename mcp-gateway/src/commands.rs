@@ -1,0 +1,507 @@
+//! The `hitl-mcp` subcommands, as functions the binary calls with options
+//! it has already parsed. They return what to print rather than printing,
+//! so they stay testable and free of `println!`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value, json};
+
+use crate::policy::{DEFAULT_POLICY_TOML, Policy, PolicyError, ToolAnnotations, ToolCall};
+
+/// Top-level sections of the config file that belong to the proxy rather
+/// than the policy; the policy loader skips them and rejects any other
+/// unknown key.
+pub const PROXY_SECTIONS: &[&str] = &["gateway"];
+
+/// Loads the policy file, or the built-in policy when there is none.
+pub fn load_policy(config: Option<&Path>) -> Result<Policy, PolicyError> {
+    match config {
+        Some(path) => Policy::load_with_sections(path, PROXY_SECTIONS),
+        None => Ok(Policy::default()),
+    }
+}
+
+/// `hitl-mcp serve`.
+#[derive(Debug, Default)]
+pub struct ServeOptions {
+    pub config: Option<PathBuf>,
+    /// The upstream server's name (for rules and cards); derived from the
+    /// upstream command or URL when unset.
+    pub name: Option<String>,
+    /// Longest hold without a progress token, in seconds.
+    pub hold_budget_secs: Option<u64>,
+    /// Longest hold when the client gave a progress token, in seconds.
+    pub hold_budget_with_progress_secs: Option<u64>,
+    /// Who the approval requests are from.
+    pub requester: Option<String>,
+    pub approval_url: Option<String>,
+    pub token: Option<SecretString>,
+    pub listen: Option<std::net::SocketAddr>,
+    pub upstream_url: Option<String>,
+    pub approver: Option<String>,
+    pub timeout_secs: Option<u64>,
+    pub auto_approve_low_risk: bool,
+    pub debug: bool,
+    /// The upstream command and its arguments (after `--`).
+    pub upstream_command: Vec<String>,
+}
+
+/// The policy as `serve` would use it: the file, with the command line's
+/// defaults applied.
+pub fn serve_policy(opts: &ServeOptions) -> Result<Policy, PolicyError> {
+    let mut policy = load_policy(opts.config.as_deref())?;
+    if opts.auto_approve_low_risk {
+        policy.set_auto_approve_low_risk(true);
+    }
+    if let Some(approver) = &opts.approver {
+        policy.set_default_approvers(vec![approver.clone()]);
+    }
+    if opts.timeout_secs.is_some() {
+        policy.set_default_timeout_secs(opts.timeout_secs);
+    }
+    Ok(policy)
+}
+
+/// The `[gateway]` section of the config file: proxy settings that live
+/// beside the policy. Flags and environment variables win over it.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySection {
+    /// The upstream server's name, for policy rules and approval cards.
+    pub name: Option<String>,
+    /// Longest hold, in seconds, when the client gave no progress token
+    /// (Claude Desktop gives up after about 60 s). Default 45.
+    pub hold_budget_secs: Option<u64>,
+    /// Longest hold, in seconds, when the client gave a progress token and
+    /// so keeps waiting while progress arrives. Default 3600.
+    pub hold_budget_with_progress_secs: Option<u64>,
+    /// Seconds between progress notifications while held (1 to 15). Default 10.
+    pub progress_interval_secs: Option<u64>,
+    /// Who the approval requests are from. Default "mcp-agent".
+    pub requester: Option<String>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    gateway: GatewaySection,
+}
+
+/// Reads the `[gateway]` section (errors name the file and line).
+pub fn gateway_section(config: Option<&Path>) -> anyhow::Result<GatewaySection> {
+    let Some(path) = config else {
+        return Ok(GatewaySection::default());
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file: ConfigFile = toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start].lines().count().max(1))
+            .unwrap_or(0);
+        anyhow::anyhow!("{}:{line}: [gateway]: {}", path.display(), e.message())
+    })?;
+    Ok(file.gateway)
+}
+
+/// The upstream's name when none is configured: `server-filesystem` from
+/// `npx -y @modelcontextprotocol/server-filesystem /srv`, `mcp-server-git`
+/// → `git`, a URL's host otherwise.
+pub fn derive_server_name(command: &[String], url: Option<&str>) -> String {
+    if let Some(url) = url {
+        let host = url
+            .split("://")
+            .nth(1)
+            .unwrap_or(url)
+            .split(['/', ':'])
+            .next()
+            .unwrap_or("upstream");
+        return host.to_owned();
+    }
+    let package = command
+        .iter()
+        .map(|a| a.rsplit('/').next().unwrap_or(a))
+        .find(|a| a.contains("server") || a.starts_with("mcp"))
+        .or_else(|| command.first().map(|c| c.rsplit('/').next().unwrap_or(c)))
+        .unwrap_or("upstream");
+    let name = package.split('@').next().unwrap_or(package);
+    let name = name
+        .trim_start_matches("mcp-server-")
+        .trim_start_matches("server-")
+        .trim_end_matches("-mcp-server")
+        .trim_end_matches("-mcp")
+        .trim_start_matches("mcp-");
+    if name.is_empty() {
+        "upstream".to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+/// The local approval service's token, which `hitl-bot serve` saves in the
+/// user's data folder when HITL_TOKEN is unset.
+pub fn local_token() -> Option<SecretString> {
+    let path = dirs::data_dir()?.join("hitl").join("token");
+    let text = std::fs::read_to_string(path).ok()?;
+    let t = text.trim();
+    (!t.is_empty()).then(|| SecretString::from(t.to_owned()))
+}
+
+/// Resolves `serve`'s options into the proxy's settings.
+pub fn proxy_settings(opts: &ServeOptions) -> anyhow::Result<crate::proxy::serve::Proxy> {
+    use crate::proxy::hold::HoldSettings;
+    use crate::proxy::upstream::UpstreamSpec;
+
+    let policy = serve_policy(opts)?;
+    let section = gateway_section(opts.config.as_deref())?;
+    let upstream = match (&opts.upstream_url, opts.upstream_command.split_first()) {
+        (Some(_), Some(_)) => {
+            bail!("give the upstream either as --upstream-url or as a command after --, not both")
+        }
+        (Some(url), None) => UpstreamSpec::Url(url.clone()),
+        (None, Some((program, args))) => UpstreamSpec::Command {
+            program: program.clone(),
+            args: args.to_vec(),
+        },
+        (None, None) => bail!(
+            "no upstream MCP server: put its command after --, e.g. `hitl-mcp serve -- npx -y @modelcontextprotocol/server-filesystem /tmp`, or pass --upstream-url"
+        ),
+    };
+    let name = opts.name.clone().or(section.name).unwrap_or_else(|| {
+        derive_server_name(&opts.upstream_command, opts.upstream_url.as_deref())
+    });
+    let tick = section.progress_interval_secs.unwrap_or(10);
+    if !(1..=15).contains(&tick) {
+        bail!("[gateway] progress_interval_secs must be between 1 and 15 (got {tick})");
+    }
+    let approval_url = opts
+        .approval_url
+        .clone()
+        .unwrap_or_else(|| "http://127.0.0.1:8787".to_owned());
+    let token = opts.token.clone().or_else(local_token);
+    Ok(crate::proxy::serve::Proxy {
+        upstream,
+        server_name: name,
+        listen: opts.listen,
+        approvals: crate::approval::ApprovalClient::new(&approval_url, token),
+        hold: HoldSettings {
+            budget_without_progress: Duration::from_secs(
+                opts.hold_budget_secs
+                    .or(section.hold_budget_secs)
+                    .unwrap_or(45),
+            ),
+            budget_with_progress: Duration::from_secs(
+                opts.hold_budget_with_progress_secs
+                    .or(section.hold_budget_with_progress_secs)
+                    .unwrap_or(3600),
+            ),
+            tick: Duration::from_secs(tick),
+            requester: opts
+                .requester
+                .clone()
+                .or(section.requester)
+                .unwrap_or_else(|| "mcp-agent".to_owned()),
+        },
+        policy: std::sync::Arc::new(policy),
+    })
+}
+
+/// `hitl-mcp serve`: runs the gateway until the client disconnects (stdio)
+/// or the process is told to stop.
+pub async fn serve(opts: &ServeOptions) -> anyhow::Result<()> {
+    let proxy = proxy_settings(opts)?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        on_signal.cancel();
+    });
+    crate::proxy::serve::run(proxy, stop).await
+}
+
+/// `hitl-mcp evaluate`.
+#[derive(Debug, Default)]
+pub struct EvaluateOptions {
+    pub tool: String,
+    /// The call's arguments as JSON text (an object).
+    pub args: String,
+    pub server: Option<String>,
+    pub config: Option<PathBuf>,
+    /// The tool's MCP annotations as JSON text (`{"readOnlyHint": true}`).
+    pub annotations: Option<String>,
+    pub auto_approve_low_risk: bool,
+}
+
+/// `hitl-mcp evaluate`: the verdict on one call, as one line of JSON
+/// (`{"risk": ..., "action": ..., "reasons": [...]}` and extras; `"shadow":
+/// true` when the policy is in shadow mode).
+pub fn evaluate(opts: &EvaluateOptions) -> anyhow::Result<String> {
+    let mut policy = load_policy(opts.config.as_deref())?;
+    if opts.auto_approve_low_risk {
+        policy.set_auto_approve_low_risk(true);
+    }
+    let arguments: Value = serde_json::from_str(&opts.args).context("--args is not valid JSON")?;
+    if !arguments.is_object() {
+        bail!("--args must be a JSON object, such as '{{\"path\": \"/tmp/notes.txt\"}}'");
+    }
+    let annotations = match &opts.annotations {
+        Some(text) => {
+            let de = &mut serde_json::Deserializer::from_str(text);
+            serde_path_to_error::deserialize::<_, ToolAnnotations>(de)
+                .context("--annotations must be a JSON object such as '{\"readOnlyHint\": true}'")?
+        }
+        None => ToolAnnotations::default(),
+    };
+    let mut call = ToolCall::new(&opts.tool, &arguments).with_annotations(annotations);
+    if let Some(server) = &opts.server {
+        call = call.with_server(server);
+    }
+    let verdict = policy.evaluate(&call);
+    let report = Report {
+        verdict: &verdict,
+        shadow: policy.shadow(),
+    };
+    serde_json::to_string(&report).context("serializing the verdict")
+}
+
+/// What `evaluate` prints: the verdict, and whether shadow mode would let
+/// the call through regardless.
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    #[serde(flatten)]
+    verdict: &'a crate::policy::Verdict,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    shadow: bool,
+}
+
+/// `hitl-mcp init-config`: writes the commented default policy. Refuses to
+/// replace an existing file unless `force`.
+pub fn init_config(output: &Path, force: bool) -> anyhow::Result<()> {
+    if output.exists() && !force {
+        bail!(
+            "{} already exists; pass --force to replace it",
+            output.display()
+        );
+    }
+    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(output, DEFAULT_POLICY_TOML)
+        .with_context(|| format!("writing {}", output.display()))
+}
+
+/// MCP clients whose config `generate-config` writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Client {
+    /// `claude_desktop_config.json`: `{"mcpServers": {...}}`.
+    #[default]
+    ClaudeDesktop,
+    /// `.mcp.json` in a project: `{"mcpServers": {...}}`.
+    ClaudeCode,
+    /// `.cursor/mcp.json`: `{"mcpServers": {...}}`.
+    Cursor,
+    /// `.vscode/mcp.json`: `{"servers": {...}, "inputs": [...]}`.
+    Vscode,
+}
+
+/// `hitl-mcp generate-config`.
+#[derive(Debug)]
+pub struct GenerateOptions {
+    pub approval_url: String,
+    pub client: Client,
+    /// The server's name in the client's config.
+    pub name: String,
+    /// Written into the config as is; without it, a reference the client
+    /// fills in (an environment variable or a prompt) where it can.
+    pub token: Option<SecretString>,
+    /// Policy file for the gateway (`--config`).
+    pub config: Option<PathBuf>,
+    /// How the client starts the gateway.
+    pub gateway_command: String,
+    /// The upstream server's command and arguments.
+    pub upstream: Vec<String>,
+}
+
+/// Placeholder for clients that cannot read the token from elsewhere.
+pub const TOKEN_PLACEHOLDER: &str = "REPLACE_WITH_HITL_TOKEN";
+
+/// The client config that runs the gateway in front of the upstream.
+pub fn client_config(opts: &GenerateOptions) -> Value {
+    let mut args = vec![Value::from("serve")];
+    if let Some(config) = &opts.config {
+        args.push("--config".into());
+        args.push(config.display().to_string().into());
+    }
+    if !opts.upstream.is_empty() {
+        args.push("--".into());
+        args.extend(opts.upstream.iter().map(|a| Value::from(a.as_str())));
+    }
+    let token = match (&opts.token, opts.client) {
+        (Some(token), _) => token.expose_secret().to_owned(),
+        // Claude Code expands ${VAR} in .mcp.json, Cursor ${env:VAR}, and
+        // VS Code asks once and keeps the answer in its secret storage.
+        (None, Client::ClaudeCode) => "${HITL_TOKEN}".to_owned(),
+        (None, Client::Cursor) => "${env:HITL_TOKEN}".to_owned(),
+        (None, Client::Vscode) => "${input:hitl-token}".to_owned(),
+        (None, Client::ClaudeDesktop) => TOKEN_PLACEHOLDER.to_owned(),
+    };
+    let mut server = Map::new();
+    if matches!(opts.client, Client::ClaudeCode | Client::Vscode) {
+        server.insert("type".into(), "stdio".into());
+    }
+    server.insert("command".into(), opts.gateway_command.clone().into());
+    server.insert("args".into(), Value::Array(args));
+    server.insert(
+        "env".into(),
+        json!({ "HITL_APPROVAL_URL": opts.approval_url, "HITL_TOKEN": token }),
+    );
+    let mut servers = Map::new();
+    servers.insert(opts.name.clone(), Value::Object(server));
+    match opts.client {
+        Client::ClaudeDesktop | Client::ClaudeCode | Client::Cursor => {
+            json!({ "mcpServers": servers })
+        }
+        Client::Vscode => {
+            let mut config = json!({ "servers": servers });
+            if opts.token.is_none() {
+                config["inputs"] = json!([{
+                    "type": "promptString",
+                    "id": "hitl-token",
+                    "description": "Token for the hitl approval service (HITL_TOKEN)",
+                    "password": true
+                }]);
+            }
+            config
+        }
+    }
+}
+
+/// Adds a generated config to an existing client config file (keeping its
+/// other servers), or creates the file. A file that is not a JSON object is
+/// left alone.
+pub fn merge_into_file(path: &Path, generated: &Value) -> anyhow::Result<()> {
+    let mut current = if path.exists() {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        if text.trim().is_empty() {
+            Value::Object(Map::new())
+        } else {
+            let value: Value = serde_json::from_str(&text).with_context(|| {
+                format!("{} is not valid JSON; not changing it", path.display())
+            })?;
+            if !value.is_object() {
+                bail!(
+                    "{} does not hold a JSON object; not changing it",
+                    path.display()
+                );
+            }
+            value
+        }
+    } else {
+        Value::Object(Map::new())
+    };
+    let (Value::Object(target), Value::Object(source)) = (&mut current, generated) else {
+        bail!("generated config is not a JSON object");
+    };
+    for (key, value) in source {
+        match (target.get_mut(key), value) {
+            (Some(Value::Object(existing)), Value::Object(new)) => {
+                for (k, v) in new {
+                    existing.insert(k.clone(), v.clone());
+                }
+            }
+            (Some(Value::Array(existing)), Value::Array(new)) => {
+                for item in new {
+                    let id = item.get("id");
+                    if !existing.iter().any(|e| id.is_some() && e.get("id") == id) {
+                        existing.push(item.clone());
+                    }
+                }
+            }
+            _ => {
+                target.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut text = serde_json::to_string_pretty(&current).context("serializing the config")?;
+    text.push('\n');
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// `hitl-mcp check-approval`.
+#[derive(Debug)]
+pub struct CheckOptions {
+    pub request_id: String,
+    pub approval_url: String,
+    pub token: Option<SecretString>,
+    /// Long-poll: let the service hold the answer up to this many seconds.
+    pub wait_secs: Option<u64>,
+}
+
+/// What `check-approval` found.
+#[derive(Debug)]
+pub struct CheckOutcome {
+    /// The record as the approval service returned it.
+    pub record: Value,
+    pub approved: bool,
+}
+
+/// `GET {url}/v1/approvals/{id}` with the bearer token.
+pub async fn check_approval(opts: &CheckOptions) -> anyhow::Result<CheckOutcome> {
+    let mut url = reqwest::Url::parse(&opts.approval_url)
+        .with_context(|| format!("--approval-url {:?} is not a URL", opts.approval_url))?;
+    url.path_segments_mut()
+        .map_err(|()| anyhow::anyhow!("--approval-url {:?} cannot take a path", opts.approval_url))?
+        .pop_if_empty()
+        .extend(["v1", "approvals", &opts.request_id]);
+    if let Some(wait) = opts.wait_secs {
+        url.query_pairs_mut().append_pair("wait", &wait.to_string());
+    }
+    // The rustls build has no crypto provider of its own; installing one
+    // fails only when one is already installed, which is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30 + opts.wait_secs.unwrap_or(0)))
+        .build()
+        .context("building the HTTP client")?;
+    let mut request = client.get(url.clone());
+    if let Some(token) = &opts.token {
+        request = request.bearer_auth(token.expose_secret());
+    }
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the approval service at {}", opts.approval_url))?;
+    let status = response.status();
+    let body = response
+        .text()
+        .await
+        .context("reading the approval service's answer")?;
+    if !status.is_success() {
+        let message = serde_json::from_str::<Value>(&body)
+            .ok()
+            .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_else(|| body.chars().take(200).collect());
+        match status.as_u16() {
+            404 => bail!("no approval request {:?}: {message}", opts.request_id),
+            401 | 403 => bail!(
+                "the approval service refused the token (set HITL_TOKEN or --token): {message}"
+            ),
+            _ => bail!("the approval service answered {status}: {message}"),
+        }
+    }
+    let record: Value =
+        serde_json::from_str(&body).context("the approval service's answer is not JSON")?;
+    let Some(record_status) = record.get("status").and_then(Value::as_str) else {
+        bail!("the approval service's answer has no status");
+    };
+    let approved = record_status == "approved";
+    Ok(CheckOutcome { record, approved })
+}

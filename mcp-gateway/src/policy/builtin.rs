@@ -1,0 +1,445 @@
+//! The built-in risk analysis: what a call is, judged from the tool's name,
+//! its arguments and its annotations, before any rule of the policy file.
+//!
+//! - The tool name gives a first guess: read verbs (`list`, `get`, `read`,
+//!   `search`...) are low, file writes, deletions, network and shell verbs
+//!   are high, anything else is medium.
+//! - The arguments can only raise that guess: shell commands, SQL and paths
+//!   are analysed (see [`super::shell`], [`super::sql`], [`super::paths`]).
+//!   The one exception is a database tool whose SQL was understood: the
+//!   statements, not the name, then say what the call does.
+//! - Annotations are hints from a server we do not trust: `destructiveHint`
+//!   raises the risk to high; `readOnlyHint` lowers only a medium guess
+//!   that the name did not support either way, and never below what the
+//!   arguments show.
+
+use hitl_wire::Risk;
+use serde_json::Value;
+
+use super::findings::Findings;
+use super::paths::{self, PathClass};
+use super::{ToolAnnotations, shell, sql};
+
+const READ_ONLY_OP: &str = "read-only operation";
+const STANDARD_OP: &str = "standard operation";
+const WRITES_FILES: &str = "writes files";
+const DELETES: &str = "deletes data";
+const MAKES_REQUESTS: &str = "makes network requests";
+const RUNS_SHELL: &str = "runs shell commands";
+const ANNOTATED_DESTRUCTIVE: &str = "the server marks the tool destructive (destructiveHint)";
+const ANNOTATED_READ_ONLY: &str = "the server marks the tool read-only (readOnlyHint)";
+const SECRET_PATH: &str = "touches a credentials or key file";
+const SYSTEM_PATH: &str = "touches a system file or directory";
+const TOO_DEEP: &str = "arguments nested too deeply to analyse";
+
+/// Argument nesting followed before giving up (and rating the call high).
+const MAX_ARG_DEPTH: u8 = 64;
+
+// What each word of a tool name can mean, as bit flags: one word can mean
+// several things (`query` reads and names a database).
+const READ: u16 = 1;
+const WRITE: u16 = 1 << 1;
+const FILE_WRITE: u16 = 1 << 2;
+const FILE_NOUN: u16 = 1 << 3;
+const DELETE: u16 = 1 << 4;
+const NETWORK: u16 = 1 << 5;
+/// Sends or receives over the network unless a read verb comes first
+/// (`send_message` sends; `get_push_status` reads).
+const NETWORK_VERB: u16 = 1 << 6;
+const SHELL: u16 = 1 << 7;
+/// Runs commands unless a read verb comes first (`run_command` runs;
+/// `get_workflow_run` reads).
+const SHELL_VERB: u16 = 1 << 8;
+const SQL: u16 = 1 << 9;
+
+/// The meanings of one word of a tool name (compared without case).
+fn word_flags(word: &str) -> u16 {
+    let mut buf = [0u8; 16];
+    if word.len() > buf.len() {
+        return 0;
+    }
+    for (slot, b) in buf.iter_mut().zip(word.bytes()) {
+        *slot = b.to_ascii_lowercase();
+    }
+    match &buf[..word.len()] {
+        b"shell" | b"bash" | b"sh" | b"zsh" | b"terminal" | b"powershell" | b"pwsh"
+        | b"subprocess" => SHELL,
+        b"run" | b"exec" | b"execute" | b"eval" | b"evaluate" | b"spawn" | b"cmd" | b"command"
+        | b"commands" => SHELL_VERB,
+        b"delete" | b"remove" | b"rm" | b"del" | b"drop" | b"destroy" | b"purge" | b"erase"
+        | b"wipe" | b"truncate" | b"unlink" | b"uninstall" | b"kill" | b"terminate" | b"rmdir"
+        | b"prune" | b"clear" | b"reset" | b"revoke" => DELETE,
+        b"fetch" | b"http" | b"https" | b"curl" | b"wget" | b"webhook" | b"url" => NETWORK,
+        b"download" | b"upload" | b"navigate" | b"browse" | b"browser" | b"scrape" | b"crawl"
+        | b"post" | b"send" | b"email" | b"mail" | b"publish" | b"deploy" | b"push" | b"tweet"
+        | b"sms" => NETWORK_VERB,
+        b"write" | b"append" | b"mkdir" | b"touch" | b"chmod" | b"chown" | b"overwrite" => {
+            FILE_WRITE
+        }
+        b"create" | b"update" | b"set" | b"put" | b"add" | b"insert" | b"modify" | b"replace"
+        | b"save" | b"copy" | b"cp" | b"edit" | b"move" | b"mv" | b"rename" | b"patch"
+        | b"upsert" | b"store" | b"import" | b"apply" | b"commit" | b"merge" | b"sync"
+        | b"install" | b"upgrade" | b"configure" => WRITE,
+        b"file" | b"files" | b"dir" | b"directory" | b"directories" | b"folder" | b"folders"
+        | b"fs" | b"filesystem" | b"path" | b"paths" => FILE_NOUN,
+        b"query" | b"queries" => READ | SQL,
+        b"list" | b"ls" | b"get" | b"read" | b"search" | b"find" | b"describe" | b"show"
+        | b"view" | b"cat" | b"head" | b"tail" | b"stat" | b"info" | b"lookup" | b"inspect"
+        | b"retrieve" | b"count" | b"status" | b"check" | b"exists" | b"preview" | b"diff"
+        | b"log" | b"logs" | b"grep" | b"glob" | b"tree" | b"whoami" | b"explain"
+        | b"summarize" | b"summarise" | b"validate" | b"print" | b"help" | b"version"
+        | b"resolve" | b"echo" | b"peek" | b"analyze" | b"analyse" | b"compare" | b"open"
+        | b"load" | b"select" | b"ping" | b"health" => READ,
+        b"sql" | b"database" | b"db" | b"postgres" | b"postgresql" | b"psql" | b"mysql"
+        | b"mariadb" | b"sqlite" | b"mssql" | b"tsql" | b"bigquery" | b"snowflake"
+        | b"redshift" | b"clickhouse" | b"duckdb" | b"oracle" | b"supabase" | b"cockroach" => SQL,
+        _ => 0,
+    }
+}
+
+/// What the tool's name says.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NameClass {
+    pub(crate) risk: Risk,
+    pub(crate) reason: &'static str,
+    /// The name matched some category (so it is not just a guess).
+    pub(crate) evidence: bool,
+    pub(crate) shell: bool,
+    pub(crate) sql: bool,
+    /// A generic write verb: a file write when the call names a path.
+    pub(crate) generic_write: bool,
+}
+
+/// Splits `readFile`, `read_file`, `read-file`, `HTTPRequest`, `fs.read`
+/// into words, without allocating.
+fn name_words(name: &str) -> impl Iterator<Item = &str> {
+    let bytes = name.as_bytes();
+    let mut start = 0usize;
+    let mut i = 0usize;
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            let c = bytes[i];
+            if !c.is_ascii_alphanumeric() {
+                let word = &name[start..i];
+                i += 1;
+                start = i;
+                if !word.is_empty() {
+                    return Some(word);
+                }
+                continue;
+            }
+            // A new word starts at an upper-case letter after a lower-case
+            // one or a digit (`readFile`), or at the last capital of a run
+            // followed by lower case (`HTTPRequest` -> `HTTP`, `Request`).
+            if i > start && c.is_ascii_uppercase() {
+                let prev = bytes[i - 1];
+                let next_lower = bytes.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+                if prev.is_ascii_lowercase()
+                    || prev.is_ascii_digit()
+                    || (prev.is_ascii_uppercase() && next_lower)
+                {
+                    let word = &name[start..i];
+                    start = i;
+                    i += 1;
+                    return Some(word);
+                }
+            }
+            i += 1;
+        }
+        if start < bytes.len() {
+            let word = &name[start..];
+            start = bytes.len();
+            return Some(word);
+        }
+        None
+    })
+}
+
+/// Classifies a tool by the words of its name.
+pub(crate) fn classify_name(tool: &str) -> NameClass {
+    let mut flags = 0u16;
+    for word in name_words(tool) {
+        let mut f = word_flags(word);
+        // Weak verbs after a read verb name what is read.
+        if flags & READ == 0 {
+            if f & SHELL_VERB != 0 {
+                f |= SHELL;
+            }
+            if f & NETWORK_VERB != 0 {
+                f |= NETWORK;
+            }
+        }
+        flags |= f;
+    }
+    let has = |f: u16| flags & f != 0;
+    let (read, write, file_write, file_noun) =
+        (has(READ), has(WRITE), has(FILE_WRITE), has(FILE_NOUN));
+    let (delete, network, shell, sql) = (has(DELETE), has(NETWORK), has(SHELL), has(SQL));
+    let (risk, reason) = if shell {
+        (Risk::High, RUNS_SHELL)
+    } else if delete {
+        (Risk::High, DELETES)
+    } else if network {
+        (Risk::High, MAKES_REQUESTS)
+    } else if file_write || (write && file_noun) {
+        (Risk::High, WRITES_FILES)
+    } else if write {
+        (Risk::Medium, STANDARD_OP)
+    } else if read {
+        (Risk::Low, READ_ONLY_OP)
+    } else {
+        (Risk::Medium, STANDARD_OP)
+    };
+    NameClass {
+        risk,
+        reason,
+        evidence: shell || delete || network || file_write || write || read,
+        shell,
+        sql,
+        generic_write: write && !file_noun && !file_write,
+    }
+}
+
+/// The least risk any call of this tool can get from the built-in
+/// analysis, whatever its arguments: what the name and annotations say,
+/// except that a database tool's SQL may be read-only.
+pub(crate) fn floor(tool: &str, annotations: ToolAnnotations) -> Risk {
+    let name = classify_name(tool);
+    if name.sql {
+        return Risk::Low;
+    }
+    let mut risk = name.risk;
+    if annotations.read_only_hint == Some(true) && !name.evidence && risk == Risk::Medium {
+        risk = Risk::Low;
+    }
+    if annotations.destructive_hint == Some(true) {
+        risk = risk.max(Risk::High);
+    }
+    risk
+}
+
+/// What kind of value an argument key suggests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyClass {
+    Shell,
+    Sql,
+    /// `query`: SQL when it reads as SQL, plain words otherwise.
+    Query,
+    /// A file or directory the call reads or writes.
+    Path,
+    /// Where a command runs, or a URL: only secrets count.
+    Location,
+    /// A command's arguments as a list (`args`): part of the command
+    /// beside a `command` key, or in a shell tool.
+    Argv,
+    Other,
+}
+
+/// Lower-cases a key and drops `_`, `-`, `.` and spaces, into a stack
+/// buffer; long keys keep their tail, which is where `...Path` is.
+fn normalise_key(key: &str, buf: &mut [u8; 48]) -> usize {
+    let mut n = 0;
+    for c in key.bytes().rev() {
+        if matches!(c, b'_' | b'-' | b'.' | b' ') {
+            continue;
+        }
+        if n == buf.len() {
+            break;
+        }
+        buf[n] = c.to_ascii_lowercase();
+        n += 1;
+    }
+    buf[..n].reverse();
+    n
+}
+
+fn classify_key(key: &str) -> KeyClass {
+    let mut buf = [0u8; 48];
+    let n = normalise_key(key, &mut buf);
+    let k = &buf[..n];
+    match k {
+        b"command" | b"cmd" | b"commandline" | b"shell" | b"script" | b"bash" | b"sh"
+        | b"shellcommand" | b"commandstring" | b"argv" => KeyClass::Shell,
+        b"sql" | b"sqlquery" | b"statement" | b"statements" | b"querysql" => KeyClass::Sql,
+        b"query" | b"q" | b"querystring" => KeyClass::Query,
+        b"args" | b"arguments" => KeyClass::Argv,
+        b"cwd" | b"workdir" | b"workingdirectory" | b"workingdir" | b"url" | b"uri" | b"to"
+        | b"from" => KeyClass::Location,
+        b"source" | b"src" | b"destination" | b"dest" | b"dst" | b"target" | b"location"
+        | b"root" | b"output" | b"outfile" | b"infile" | b"mount" | b"volume" => KeyClass::Path,
+        _ => {
+            let ends = |s: &[u8]| k.ends_with(s);
+            if ends(b"path")
+                || ends(b"paths")
+                || ends(b"file")
+                || ends(b"files")
+                || ends(b"filename")
+                || ends(b"filenames")
+                || ends(b"dir")
+                || ends(b"dirs")
+                || ends(b"directory")
+                || ends(b"directories")
+                || ends(b"folder")
+            {
+                KeyClass::Path
+            } else {
+                KeyClass::Other
+            }
+        }
+    }
+}
+
+/// What the arguments showed.
+struct ArgScan {
+    found: Findings,
+    /// The tool is a shell by name: its plain string arguments are commands.
+    shell_tool: bool,
+    sql_tool: bool,
+    saw_shell: bool,
+    saw_sql: bool,
+    saw_path: bool,
+}
+
+impl ArgScan {
+    fn string(&mut self, key: KeyClass, text: &str, top_level: bool) {
+        match key {
+            KeyClass::Shell => self.shell(text),
+            KeyClass::Sql => {
+                self.saw_sql |= sql::analyse(text, &mut self.found);
+            }
+            KeyClass::Query => {
+                // `query` is as often a search or a log filter as SQL, even
+                // in tools named after queries: it counts when it reads as SQL.
+                self.saw_sql |= sql::analyse_if_sql(text, &mut self.found);
+            }
+            KeyClass::Path => {
+                self.saw_path = true;
+                self.path(text, true);
+            }
+            KeyClass::Location => self.path(text, false),
+            KeyClass::Argv | KeyClass::Other => {
+                if top_level && self.shell_tool && key == KeyClass::Other {
+                    self.shell(text);
+                } else if top_level && self.sql_tool && key == KeyClass::Other {
+                    self.saw_sql |= sql::analyse_if_sql(text, &mut self.found);
+                }
+            }
+        }
+    }
+
+    fn shell(&mut self, text: &str) {
+        if text.trim().is_empty() {
+            return;
+        }
+        self.saw_shell = true;
+        self.found.add(Risk::High, RUNS_SHELL);
+        shell::analyse(text, &mut self.found);
+    }
+
+    fn path(&mut self, text: &str, system_counts: bool) {
+        match paths::classify(text) {
+            PathClass::Secret => self.found.add(Risk::Critical, SECRET_PATH),
+            PathClass::System if system_counts => self.found.add(Risk::Critical, SYSTEM_PATH),
+            _ => {}
+        }
+    }
+
+    fn walk(&mut self, value: &Value, key: KeyClass, depth: u8) {
+        if depth > MAX_ARG_DEPTH {
+            self.found.add(Risk::High, TOO_DEEP);
+            return;
+        }
+        match value {
+            Value::String(s) => self.string(key, s, depth == 1),
+            Value::Array(items) => {
+                // `{"command": ["rm", "-rf", "/"]}`, or a shell tool's
+                // `{"args": [...]}`.
+                let is_argv = key == KeyClass::Shell
+                    || (key == KeyClass::Argv && self.shell_tool && depth == 1);
+                if is_argv && !items.is_empty() && items.iter().all(Value::is_string) {
+                    self.argv(None, items);
+                    return;
+                }
+                for item in items {
+                    self.walk(item, key, depth + 1);
+                }
+            }
+            Value::Object(map) => {
+                // `{"command": "rm", "args": ["-rf", "/"]}` is one command.
+                let mut argv_done = false;
+                if let (Some(Value::String(cmd)), Some(Value::Array(rest))) = (
+                    map.get("command").or_else(|| map.get("cmd")),
+                    map.get("args"),
+                ) && rest.iter().all(Value::is_string)
+                {
+                    self.argv(Some(cmd), rest);
+                    argv_done = true;
+                }
+                for (k, v) in map {
+                    let class = classify_key(k);
+                    if argv_done && matches!(class, KeyClass::Shell | KeyClass::Argv) {
+                        continue;
+                    }
+                    self.walk(v, class, depth + 1);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
+    fn argv(&mut self, first: Option<&str>, items: &[Value]) {
+        let mut words: Vec<&str> = Vec::with_capacity(items.len() + 1);
+        if let Some(cmd) = first {
+            // The command may itself be a command line (`"npm test"`).
+            if cmd.contains(char::is_whitespace) && items.is_empty() {
+                self.shell(cmd);
+                return;
+            }
+            words.push(cmd);
+        }
+        words.extend(items.iter().filter_map(Value::as_str));
+        if words.is_empty() {
+            return;
+        }
+        self.saw_shell = true;
+        self.found.add(Risk::High, RUNS_SHELL);
+        shell::analyse_argv(&words, &mut self.found);
+    }
+}
+
+/// The built-in verdict on one call: its risk and the reasons.
+pub(crate) fn assess(tool: &str, arguments: &Value, annotations: ToolAnnotations) -> Findings {
+    let name = classify_name(tool);
+    let mut scan = ArgScan {
+        found: Findings::new(),
+        shell_tool: name.shell,
+        sql_tool: name.sql,
+        saw_shell: false,
+        saw_sql: false,
+        saw_path: false,
+    };
+    scan.walk(arguments, KeyClass::Other, 0);
+
+    let mut base = Findings::new();
+    if name.sql && scan.saw_sql {
+        // The statements say what a database tool does.
+    } else {
+        base.add(name.risk, name.reason);
+        if name.generic_write && scan.saw_path {
+            base.add(Risk::High, WRITES_FILES);
+        }
+        if annotations.read_only_hint == Some(true) && !name.evidence && base.risk() == Risk::Medium
+        {
+            base = Findings::new();
+            base.add(Risk::Low, ANNOTATED_READ_ONLY);
+        }
+    }
+    if annotations.destructive_hint == Some(true) {
+        base.add(Risk::High, ANNOTATED_DESTRUCTIVE);
+    }
+    base.merge(&scan.found);
+    if base.is_empty() {
+        base.add(Risk::Medium, STANDARD_OP);
+    }
+    base
+}

@@ -1,0 +1,351 @@
+//! Holding a risky call until a person decides, within what the client can
+//! wait.
+//!
+//! The hold creates the request on the approval service, then long-polls it,
+//! sending MCP progress notifications while it waits when the client gave a
+//! progress token. When the hold budget runs out first, the model gets a
+//! successful "pending approval" result with the request id; an identical
+//! retry from the same caller picks the same request up again (no second
+//! card), and once approved it runs exactly once.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hitl_wire::api::CreateApproval;
+use hitl_wire::{ApprovalRecord, Status, arguments_hash};
+use rmcp::RoleServer;
+use rmcp::model::{CallToolResult, ContentBlock, ProgressNotificationParam, ProgressToken};
+use rmcp::service::{Peer, RequestContext};
+use serde_json::{Value, json};
+
+use crate::approval::{ApprovalClient, ApprovalError};
+use crate::policy::Approval;
+
+/// How long a call may be held, and how often the client hears about it.
+#[derive(Debug, Clone)]
+pub struct HoldSettings {
+    /// Budget when the client gave a progress token (it keeps waiting on progress).
+    pub budget_with_progress: Duration,
+    /// Budget without one: Claude Desktop gives up at about 60 s.
+    pub budget_without_progress: Duration,
+    /// Interval between progress notifications (≤ 15 s).
+    pub tick: Duration,
+    /// Who the requests are from (the agent or its user).
+    pub requester: String,
+}
+
+/// Identifies "the identical call from the same caller".
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CallKey {
+    pub principal: String,
+    pub server: String,
+    pub tool: String,
+    pub arguments_hash: String,
+}
+
+/// Calls whose approval request outlived the hold, by the call they are for.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    map: Mutex<HashMap<CallKey, String>>,
+}
+
+impl Ledger {
+    fn get(&self, key: &CallKey) -> Option<String> {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
+    }
+    fn put(&self, key: CallKey, id: String) {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, id);
+    }
+    fn forget(&self, key: &CallKey) {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+}
+
+/// What the hold decided.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Approved and claimed for this one run: forward the call upstream.
+    Run(Box<ApprovalRecord>),
+    /// Answer the client with this result (pending, rejected, expired, error).
+    Answer(CallToolResult),
+    /// The client cancelled while waiting; the request was withdrawn.
+    Cancelled,
+}
+
+pub struct Hold<'a> {
+    pub approvals: &'a ApprovalClient,
+    pub ledger: &'a Ledger,
+    pub settings: &'a HoldSettings,
+}
+
+pub struct Call<'a> {
+    pub key: CallKey,
+    pub server: &'a str,
+    pub tool: &'a str,
+    pub arguments: &'a Value,
+    pub risk: hitl_wire::Risk,
+    pub reasons: Vec<String>,
+    /// How the policy wants it asked: approvers, quorum, timeout, channel, escalation.
+    pub approval: &'a Approval,
+    pub approvers: Vec<String>,
+    pub session: Option<String>,
+    /// The tool declares an `outputSchema` (see [`pending_result`]).
+    pub has_output_schema: bool,
+}
+
+impl Hold<'_> {
+    pub async fn run(&self, call: Call<'_>, ctx: &RequestContext<RoleServer>) -> Outcome {
+        let progress = ctx.meta.get_progress_token();
+        let budget = if progress.is_some() {
+            self.settings.budget_with_progress
+        } else {
+            self.settings.budget_without_progress
+        };
+        let record = match self.find_or_create(&call).await {
+            Ok(r) => r,
+            Err(e) => return Outcome::Answer(unreachable_result(call.tool, &e)),
+        };
+        let id = record.request_id.clone();
+        let deadline = tokio::time::Instant::now() + budget;
+        let mut ticks = 0u32;
+        let mut record = record;
+        loop {
+            match record.status {
+                Status::Pending => {}
+                Status::Approved => return self.claim(&call, record).await,
+                _ => {
+                    self.ledger.forget(&call.key);
+                    return Outcome::Answer(final_result(&record));
+                }
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                self.ledger.put(call.key.clone(), id.clone());
+                return Outcome::Answer(pending_result(&record, call.has_output_schema));
+            }
+            if let Some(token) = &progress {
+                notify(&ctx.peer, token, ticks, &record).await;
+                ticks += 1;
+            }
+            let wait = left.min(self.settings.tick);
+            tokio::select! {
+                polled = self.approvals.wait(&id, wait) => match polled {
+                    Ok(r) => record = r,
+                    Err(e) => return Outcome::Answer(unreachable_result(call.tool, &e)),
+                },
+                _ = ctx.ct.cancelled() => {
+                    self.ledger.forget(&call.key);
+                    // Withdraw it so a later click can never run it. If this
+                    // fails the request still expires at its deadline.
+                    if let Err(e) = self.approvals.cancel(&id, &self.settings.requester, "the MCP client cancelled the call").await {
+                        tracing::warn!(approval_id = %id, error = %e, "could not withdraw the request");
+                    }
+                    return Outcome::Cancelled;
+                }
+            }
+        }
+    }
+
+    /// The request already held for this exact call, or a new one.
+    async fn find_or_create(&self, call: &Call<'_>) -> Result<ApprovalRecord, ApprovalError> {
+        if let Some(id) = self.ledger.get(&call.key) {
+            match self.approvals.get(&id).await {
+                // An approval already used is spent: this call needs a new one.
+                Ok(r) if r.executed_at.is_none() => return Ok(r),
+                Ok(_) => self.ledger.forget(&call.key),
+                Err(ApprovalError::Api { status: 404, .. }) => self.ledger.forget(&call.key),
+                Err(e) => return Err(e),
+            }
+        }
+        let body = CreateApproval {
+            request_id: Some(new_request_id()),
+            tool: call.tool.to_owned(),
+            server: Some(call.server.to_owned()),
+            arguments: call.arguments.clone(),
+            risk: call.risk,
+            reasons: call.reasons.clone(),
+            requester: self.settings.requester.clone(),
+            agent_prompt: None,
+            proposed_action: Some(format!("call {} on {}", call.tool, call.server)),
+            timeout_secs: Some(call.approval.timeout_secs),
+            approvers: call.approvers.clone(),
+            quorum: Some(call.approval.quorum),
+            escalation: call.approval.escalation.as_deref().cloned(),
+            session: call.session.clone(),
+            channel: call.approval.channel.as_deref().map(str::to_owned),
+        };
+        let record = self.approvals.create(&body).await?;
+        self.ledger.put(call.key.clone(), record.request_id.clone());
+        Ok(record)
+    }
+
+    /// Claims the approval for this run: the service accepts it once, and
+    /// only for the approved arguments.
+    async fn claim(&self, call: &Call<'_>, record: ApprovalRecord) -> Outcome {
+        self.ledger.forget(&call.key);
+        match self
+            .approvals
+            .record_execution(&record.request_id, call.arguments.clone())
+            .await
+        {
+            Ok(r) => Outcome::Run(Box::new(r)),
+            Err(e) => Outcome::Answer(error_result(
+                format!(
+                    "The approval {} for {} could not be used, so the call was not run: {e}. Make the call again to ask for a new approval.",
+                    record.request_id, call.tool
+                ),
+                json!({"status": "not_run", "request_id": record.request_id}),
+            )),
+        }
+    }
+}
+
+async fn notify(peer: &Peer<RoleServer>, token: &ProgressToken, n: u32, r: &ApprovalRecord) {
+    let message = format!(
+        "waiting for approval of {} (request {}, {} risk), expires {}",
+        r.tool,
+        r.request_id,
+        r.risk,
+        clock(r.expires_at)
+    );
+    let param = ProgressNotificationParam::new(token.clone(), f64::from(n)).with_message(message);
+    let _ = peer.notify_progress(param).await;
+}
+
+fn clock(t: DateTime<Utc>) -> String {
+    t.format("%H:%M UTC").to_string()
+}
+
+fn new_request_id() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut rng = rand::rng();
+    (0..10)
+        .map(|_| ALPHABET[rng.random_range(0..32)] as char)
+        .collect()
+}
+
+/// Key in a result's `_meta` under which the gateway reports the approval.
+pub const META_KEY: &str = "hitl/approval";
+
+/// Attaches the approval facts: always in `_meta`, and as structured content
+/// when `structured` allows it (see [`pending_result`]).
+fn with_facts(mut result: CallToolResult, facts: Value, structured: bool) -> CallToolResult {
+    let mut meta = rmcp::model::MetaObject::default();
+    meta.0.insert(META_KEY.to_owned(), facts.clone());
+    result.meta = Some(meta);
+    if structured {
+        result.structured_content = Some(facts);
+    }
+    result
+}
+
+fn error_result(text: String, facts: Value) -> CallToolResult {
+    with_facts(
+        CallToolResult::error(vec![ContentBlock::text(text)]),
+        facts,
+        true,
+    )
+}
+
+/// The hold budget ran out: a result that tells the model what to do next.
+///
+/// It is a success, with the facts as structured content, unless the tool
+/// declares an `outputSchema` (`schema_bound`): MCP requires a successful
+/// result of such a tool to carry structured content matching its schema,
+/// and clients enforce it. Then the same text goes out as an error result,
+/// with the facts in `_meta` only; the text says plainly it is pending.
+pub fn pending_result(r: &ApprovalRecord, schema_bound: bool) -> CallToolResult {
+    let check_after = 30;
+    let text = format!(
+        "Approval pending: {tool} needs a person's approval ({risk} risk{reasons}). Request {id} is waiting and expires at {expires}. \
+         The call has NOT run. Do not retry it in a loop: call the `approval_status` tool with request_id \"{id}\" in about {check_after} seconds; \
+         once it says approved, make this identical call again and it will run once.",
+        tool = r.tool,
+        risk = r.risk,
+        reasons = if r.reasons.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", r.reasons.join("; "))
+        },
+        id = r.request_id,
+        expires = clock(r.expires_at),
+    );
+    let content = vec![ContentBlock::text(text)];
+    let result = if schema_bound {
+        CallToolResult::error(content)
+    } else {
+        CallToolResult::success(content)
+    };
+    with_facts(
+        result,
+        json!({
+            "status": "pending",
+            "request_id": r.request_id,
+            "tool": r.tool,
+            "risk": r.risk,
+            "expires_at": r.expires_at,
+            "check_again_after_secs": check_after,
+        }),
+        !schema_bound,
+    )
+}
+
+/// Rejected, expired or cancelled: a tool error the model can read and adapt to.
+pub fn final_result(r: &ApprovalRecord) -> CallToolResult {
+    let who = r.approver.as_deref().unwrap_or("nobody");
+    let why = r.reason.as_deref().unwrap_or("no reason given");
+    let text = match r.status {
+        Status::Rejected => format!(
+            "The call to {} was rejected by {who}: {why}. It did not run. Do not retry the same call; change the approach or ask the user.",
+            r.tool
+        ),
+        Status::Expired => format!(
+            "The call to {} was not approved in time ({why}); it did not run. Ask the user before trying again.",
+            r.tool
+        ),
+        Status::Cancelled => format!(
+            "The approval request for {} was withdrawn ({why}); the call did not run.",
+            r.tool
+        ),
+        _ => format!(
+            "The call to {} did not run (request {} is {}).",
+            r.tool, r.request_id, r.status
+        ),
+    };
+    error_result(
+        text,
+        json!({"status": r.status, "request_id": r.request_id, "approver": r.approver, "reason": r.reason}),
+    )
+}
+
+/// Fail closed: no approval service, no run.
+pub fn unreachable_result(tool: &str, e: &ApprovalError) -> CallToolResult {
+    error_result(
+        format!(
+            "The call to {tool} needs approval, but the approval service could not be asked ({e}). It did not run."
+        ),
+        json!({"status": "not_run", "error": e.to_string()}),
+    )
+}
+
+pub fn key(principal: &str, server: &str, tool: &str, arguments: &Value) -> CallKey {
+    CallKey {
+        principal: principal.to_owned(),
+        server: server.to_owned(),
+        tool: tool.to_owned(),
+        arguments_hash: arguments_hash(arguments),
+    }
+}

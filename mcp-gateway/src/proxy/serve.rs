@@ -1,0 +1,94 @@
+//! Wiring of `hitl-mcp serve`: the upstream, the shared state, and the
+//! downstream transport (stdio, or Streamable HTTP with `--listen`).
+
+#![allow(deprecated)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
+use rmcp::service::ServiceExt;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
+
+use super::hold::HoldSettings;
+use super::upstream::{Routes, Upstream, UpstreamSpec};
+use super::{Gateway, Shared};
+use crate::approval::ApprovalClient;
+use crate::policy::Policy;
+
+/// Everything `hitl-mcp serve` needs, resolved.
+pub struct Proxy {
+    pub upstream: UpstreamSpec,
+    /// The upstream's name, for policy rules and approval cards.
+    pub server_name: String,
+    /// Streamable HTTP address; stdio when `None`.
+    pub listen: Option<SocketAddr>,
+    pub approvals: ApprovalClient,
+    pub hold: HoldSettings,
+    pub policy: Arc<Policy>,
+}
+
+/// The capabilities the gateway declares to the upstream: everything it can
+/// pass on to a client.
+fn client_config() -> ClientConfig {
+    let caps = ClientCapabilities::builder()
+        .enable_roots()
+        .enable_roots_list_changed()
+        .enable_sampling()
+        .enable_elicitation()
+        .build();
+    ClientConfig::new(
+        caps,
+        Implementation::new("hitl-mcp", env!("CARGO_PKG_VERSION")),
+    )
+}
+
+/// Runs the gateway until the client goes away (stdio) or `stop` (both).
+pub async fn run(opts: Proxy, stop: CancellationToken) -> anyhow::Result<()> {
+    let routes = Arc::new(Routes::default());
+    let upstream = Upstream::new(
+        &opts.server_name,
+        opts.upstream.clone(),
+        routes.clone(),
+        client_config(),
+    );
+    // The upstream starts when the first client initializes, so anything it
+    // asks at start (roots, sampling) has a client to answer it.
+    upstream.supervise(stop.clone());
+    let shared = Shared::new(upstream, routes, opts.policy, opts.approvals, opts.hold);
+    match opts.listen {
+        None => {
+            let running = Gateway::session(&shared)
+                .serve(rmcp::transport::stdio())
+                .await
+                .context("MCP handshake with the client on stdio failed")?;
+            tokio::select! {
+                r = running.waiting() => { r.context("gateway session ended abnormally")?; }
+                _ = stop.cancelled() => {}
+            }
+        }
+        Some(addr) => {
+            let config =
+                StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token());
+            let factory_shared = shared.clone();
+            let service = StreamableHttpService::new(
+                move || Ok(Gateway::session(&factory_shared)),
+                Arc::new(LocalSessionManager::default()),
+                config,
+            );
+            let router = axum::Router::new().nest_service("/mcp", service);
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            tracing::info!(listen = %listener.local_addr()?, "hitl-mcp serving MCP over Streamable HTTP at /mcp");
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
+                .context("HTTP server failed")?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! Integration tests for `hitl-mcp`: the policy (built-in analysis, rules,
+//! config errors, the default template) and the command line.
+
+// clippy.toml allows unwrap in #[test] functions only; the helpers here
+// are test code too, and a panic in them is a test failure.
+#![allow(clippy::unwrap_used)]
+
+mod builtin;
+mod cli;
+mod config_errors;
+mod rules;
+mod shell;
+mod sql;
+mod support;
+mod template;
