@@ -9,10 +9,11 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use hitl_wire::Escalation;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::service::Settings;
+use crate::slack::{self, SlackConfig};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 
@@ -57,6 +58,36 @@ pub struct ServeArgs {
     /// Log format [config: log_format] [default: text]
     #[arg(long, env = "HITL_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Folder of card templates that replace the built-in ones file by file
+    /// (a copy of the repository's cards/) [config: cards_dir]
+    #[arg(long, env = "HITL_CARDS_DIR")]
+    pub cards_dir: Option<PathBuf>,
+    /// Slack bot token (xoxb-…); Slack is on when it is set [config: slack_bot_token]
+    #[arg(long, env = "SLACK_BOT_TOKEN", hide_env_values = true, value_parser = secret)]
+    pub slack_bot_token: Option<SecretString>,
+    /// Slack signing secret: turns on /slack/interactions, /slack/events and
+    /// /slack/commands [config: slack_signing_secret]
+    #[arg(long, env = "SLACK_SIGNING_SECRET", hide_env_values = true, value_parser = secret)]
+    pub slack_signing_secret: Option<SecretString>,
+    /// The previous Slack signing secret, still accepted while rotating
+    /// [config: slack_signing_secret_previous]
+    #[arg(long, env = "SLACK_SIGNING_SECRET_PREVIOUS", hide_env_values = true, value_parser = secret)]
+    pub slack_signing_secret_previous: Option<SecretString>,
+    /// Slack app-level token (xapp-…): Socket Mode, no public URL needed
+    /// [config: slack_app_token]
+    #[arg(long, env = "SLACK_APP_TOKEN", hide_env_values = true, value_parser = secret)]
+    pub slack_app_token: Option<SecretString>,
+    /// Slack channel for requests that name none (#name or id) [config: slack_channel]
+    #[arg(long, env = "SLACK_CHANNEL")]
+    pub slack_channel: Option<String>,
+    /// Slack Web API base URL [config: slack_api_url] [default: https://slack.com/api/]
+    #[arg(long, env = "SLACK_API_URL")]
+    pub slack_api_url: Option<String>,
+}
+
+/// Reads a secret from the command line or the environment.
+fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s.to_owned()))
 }
 
 /// The config file. Unknown keys are an error, so typos do not pass silently.
@@ -79,6 +110,13 @@ pub struct FileConfig {
     pub escalation: Option<Escalation>,
     pub retention_days: Option<u64>,
     pub log_format: Option<LogFormat>,
+    pub cards_dir: Option<PathBuf>,
+    pub slack_bot_token: Option<SecretString>,
+    pub slack_signing_secret: Option<SecretString>,
+    pub slack_signing_secret_previous: Option<SecretString>,
+    pub slack_app_token: Option<SecretString>,
+    pub slack_channel: Option<String>,
+    pub slack_api_url: Option<String>,
 }
 
 impl FileConfig {
@@ -104,6 +142,10 @@ pub struct ServeConfig {
     pub token_previous: Option<SecretString>,
     pub settings: Settings,
     pub log_format: LogFormat,
+    /// Card template overrides.
+    pub cards_dir: Option<PathBuf>,
+    /// Slack, when a bot token is set.
+    pub slack: Option<SlackConfig>,
 }
 
 /// The default data folder: `$XDG_DATA_HOME/hitl` or the platform's equivalent.
@@ -158,9 +200,29 @@ impl ServeArgs {
             retention: (retention_days > 0)
                 .then(|| Duration::from_secs(retention_days * 24 * 3600)),
             max_wait_secs: file.max_wait_secs.unwrap_or(defaults.max_wait_secs),
+            external_group: None,
+        };
+        let slack = resolve_slack(SlackArgs {
+            bot_token: self.slack_bot_token.or(file.slack_bot_token),
+            signing_secret: self.slack_signing_secret.or(file.slack_signing_secret),
+            signing_secret_previous: self
+                .slack_signing_secret_previous
+                .or(file.slack_signing_secret_previous),
+            app_token: self.slack_app_token.or(file.slack_app_token),
+            channel: self.slack_channel.or(file.slack_channel),
+            api_url: self.slack_api_url.or(file.slack_api_url),
+        })?;
+        let settings = Settings {
+            // Slack user groups (S…) in approver lists are resolved by Slack.
+            external_group: slack
+                .as_ref()
+                .map(|_| slack::is_usergroup_id as fn(&str) -> bool),
+            ..settings
         };
         let secret = |s: Option<String>| s.filter(|t| !t.is_empty()).map(SecretString::from);
         Ok(ServeConfig {
+            cards_dir: self.cards_dir.or(file.cards_dir),
+            slack,
             listen,
             db,
             data_dir,
@@ -170,4 +232,43 @@ impl ServeArgs {
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
         })
     }
+}
+
+/// The Slack settings as given, before they are checked.
+struct SlackArgs {
+    bot_token: Option<SecretString>,
+    signing_secret: Option<SecretString>,
+    signing_secret_previous: Option<SecretString>,
+    app_token: Option<SecretString>,
+    channel: Option<String>,
+    api_url: Option<String>,
+}
+
+/// Slack is on when a bot token is given; the rest must then make sense.
+fn resolve_slack(a: SlackArgs) -> anyhow::Result<Option<SlackConfig>> {
+    let given = |s: Option<SecretString>| s.filter(|t| !t.expose_secret().trim().is_empty());
+    let (bot_token, signing, previous, app_token) = (
+        given(a.bot_token),
+        given(a.signing_secret),
+        given(a.signing_secret_previous),
+        given(a.app_token),
+    );
+    let Some(bot_token) = bot_token else {
+        if signing.is_some() || app_token.is_some() || a.channel.is_some() {
+            bail!("Slack settings are given but SLACK_BOT_TOKEN is not; the bot needs it to post");
+        }
+        return Ok(None);
+    };
+    if previous.is_some() && signing.is_none() {
+        bail!("SLACK_SIGNING_SECRET_PREVIOUS is set without SLACK_SIGNING_SECRET");
+    }
+    let mut cfg = SlackConfig::new(bot_token);
+    cfg.signing_secrets = signing.into_iter().chain(previous).collect();
+    cfg.app_token = app_token;
+    cfg.channel = a.channel.filter(|c| !c.trim().is_empty());
+    if let Some(url) = a.api_url.filter(|u| !u.trim().is_empty()) {
+        slack::client::check_api_url(&url).map_err(|e| anyhow::anyhow!("SLACK_API_URL: {e}"))?;
+        cfg.api_url = url;
+    }
+    Ok(Some(cfg))
 }

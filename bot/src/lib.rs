@@ -6,7 +6,9 @@
 //! - [`lifecycle`]: the status rules, pure functions, the only place they live.
 //! - [`store`]: the `Store` trait and the embedded SQLite store.
 //! - [`workflow`]: the `Workflow` trait and the in-process timer engine.
-//! - [`notify`]: the `Notifier` seam (log now; Slack, Teams, SNS later).
+//! - [`notify`]: the `Notifier` seam (log; Slack; Teams and SNS later).
+//! - [`slack`]: the Slack adapter: cards, clicks, thread replies, `/approvals`,
+//!   Socket Mode.
 //! - [`waiters`]: long-poll wake-ups.
 //! - [`config`], [`token`]: start-up settings and the local API token.
 //! - [`client`]: the HTTP client behind the terminal approver commands.
@@ -21,6 +23,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod notify;
 pub mod service;
+pub mod slack;
 pub mod store;
 pub mod token;
 pub mod waiters;
@@ -52,6 +55,16 @@ pub fn install_tls_provider() {
 /// Every HTTP route of the service.
 pub fn app(svc: Arc<ApprovalService>, tokens: Tokens) -> Router {
     api::router(svc, tokens)
+}
+
+/// Every HTTP route, plus Slack's endpoints when Slack is configured with a
+/// signing secret.
+pub fn app_with_slack(
+    svc: Arc<ApprovalService>,
+    tokens: Tokens,
+    slack: Option<Arc<slack::Slack>>,
+) -> Router {
+    api::router_with(svc, tokens, slack.map(slack::router).unwrap_or_default())
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets
@@ -93,12 +106,17 @@ impl Running {
         let service = ApprovalService::new(
             store,
             Arc::new(workflow),
-            Fanout::new(notifiers),
+            Fanout::new(notifiers.clone()),
             clock,
             settings,
             shutdown.clone(),
         );
         let mut tasks = vec![tokio::spawn(driver.run(service.as_due(), shutdown.clone()))];
+        tasks.extend(
+            notifiers
+                .iter()
+                .filter_map(|n| n.attach(&service, &shutdown)),
+        );
         service
             .recover()
             .await

@@ -12,8 +12,12 @@ use hitl_bot::api::auth::Tokens;
 use hitl_bot::client::{ApiClient, ClientError};
 use hitl_bot::clock::Clock;
 use hitl_bot::config::{LogFormat, ServeArgs, default_data_dir};
+use hitl_bot::notify::Notifier;
+use hitl_bot::slack::socket_mode::SocketMode;
+use hitl_bot::slack::{Slack, SlackConfig};
 use hitl_bot::store::sqlite::SqliteStore;
 use hitl_bot::{Running, token};
+use hitl_cards::Templates;
 use hitl_wire::api::{AuditEvent, DecisionAction};
 use hitl_wire::{ApprovalRecord, Status};
 use secrecy::SecretString;
@@ -180,13 +184,41 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             t
         }
     };
+    let templates = Templates::load(cfg.cards_dir.as_deref()).context("card templates")?;
+    if let Some(dir) = &cfg.cards_dir {
+        tracing::info!(dir = %dir.display(), "card template overrides loaded");
+    }
+    let slack = match &cfg.slack {
+        Some(c) => Some(start_slack_adapter(c, templates)?),
+        None => None,
+    };
     let store = SqliteStore::open(&cfg.db).map_err(|e| anyhow::anyhow!("{e}"))?;
     tracing::info!(db = %cfg.db.display(), "store opened");
-    let running = Running::start(Arc::new(store), cfg.settings, Clock::System, Vec::new()).await?;
-    let router = hitl_bot::app(
+    let notifiers: Vec<Arc<dyn Notifier>> = slack
+        .iter()
+        .map(|s| s.clone() as Arc<dyn Notifier>)
+        .collect();
+    let running = Running::start(Arc::new(store), cfg.settings, Clock::System, notifiers).await?;
+    let router = hitl_bot::app_with_slack(
         running.service.clone(),
         Tokens::new(token, cfg.token_previous),
+        slack.clone(),
     );
+    let socket_mode = match (&slack, &cfg.slack) {
+        (
+            Some(adapter),
+            Some(SlackConfig {
+                app_token: Some(app_token),
+                api_url,
+                ..
+            }),
+        ) => Some(
+            SocketMode::start(adapter.clone(), api_url, app_token, 2)
+                .await
+                .context("cannot start Slack Socket Mode")?,
+        ),
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
@@ -201,8 +233,34 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     hitl_bot::serve(listener, router, shutdown)
         .await
         .context("server failed")?;
+    if let Some(s) = socket_mode {
+        s.shutdown().await;
+    }
     running.stop().await;
     Ok(())
+}
+
+/// The Slack adapter, with a word in the log about what it will do.
+fn start_slack_adapter(c: &SlackConfig, templates: Templates) -> anyhow::Result<Arc<Slack>> {
+    let adapter = Slack::new(c.clone(), templates).context("Slack")?;
+    tracing::info!(
+        api_url = %c.api_url,
+        channel = c.channel.as_deref().unwrap_or(""),
+        http_endpoints = adapter.has_http_endpoints(),
+        socket_mode = c.app_token.is_some(),
+        "Slack is on"
+    );
+    if c.channel.is_none() {
+        tracing::warn!(
+            "SLACK_CHANNEL is not set: only requests that name a channel are posted to Slack"
+        );
+    }
+    if !adapter.has_http_endpoints() && c.app_token.is_none() {
+        tracing::warn!(
+            "neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN is set: cards are posted, but clicks, replies and /approvals cannot reach the bot"
+        );
+    }
+    Ok(adapter)
 }
 
 async fn wait_for_signal() {

@@ -18,7 +18,7 @@ use crate::ids;
 use crate::lifecycle::{self, AuditEntry, Event, Refusal};
 use crate::metrics::Metrics;
 use crate::notify::{Fanout, Notice};
-use crate::store::{Inserted, ListFilter, Step, Store, StoreError};
+use crate::store::{Inserted, ListFilter, MessageRef, Step, Store, StoreError, ThreadRef};
 use crate::waiters::Waiters;
 use crate::workflow::{Due, Workflow};
 
@@ -39,6 +39,11 @@ pub struct Settings {
     pub retention: Option<Duration>,
     /// Longest `?wait=` a caller may ask for.
     pub max_wait_secs: u64,
+    /// Recognises approver entries that name a group kept by a chat platform
+    /// (a Slack user group `S…`), whose members the platform vouches for at
+    /// decision time (see [`Decider`]). Such a group counts as any number of
+    /// people when a quorum is checked at create.
+    pub external_group: Option<fn(&str) -> bool>,
 }
 
 impl Default for Settings {
@@ -51,6 +56,31 @@ impl Default for Settings {
             default_escalation: None,
             retention: Some(Duration::from_secs(90 * 24 * 3600)),
             max_wait_secs: 300,
+            external_group: None,
+        }
+    }
+}
+
+/// Who decides, as a chat platform identified them.
+///
+/// `id` is matched against the request's approver entries and configured
+/// groups (`group:NAME`), and against its requester (nobody approves their
+/// own request). `vouched_groups` are approver entries naming groups the
+/// platform itself keeps (a Slack user group), which the adapter checked
+/// this person belongs to; the service takes the adapter's word for those
+/// and for nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decider {
+    pub id: String,
+    pub vouched_groups: Vec<String>,
+}
+
+impl Decider {
+    /// A person known by id alone (API, terminal).
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            vouched_groups: Vec::new(),
         }
     }
 }
@@ -114,6 +144,8 @@ impl std::fmt::Debug for ApprovalService {
 }
 
 const MAX_QUORUM: u32 = 20;
+/// Most requests one `wait_any` long-poll may watch.
+pub const MAX_WAIT_IDS: usize = 5000;
 const MAX_ID_LEN: usize = 128;
 
 impl ApprovalService {
@@ -306,6 +338,10 @@ impl ApprovalService {
                     "`approvers` entries must not be empty".into(),
                 ));
             }
+            if self.settings.external_group.is_some_and(|is| is(entry)) {
+                // Its size is only known to the platform, at decision time.
+                return Ok(None);
+            }
             match entry.strip_prefix("group:") {
                 Some(name) => {
                     let members = self.settings.groups.get(name).ok_or_else(|| {
@@ -334,20 +370,16 @@ impl ApprovalService {
         }
     }
 
-    /// Whether `who` is on the request's approver list (directly or by group).
-    pub fn may_decide(&self, record: &ApprovalRecord, who: &str) -> bool {
-        record.approvers.is_empty()
-            || record
-                .approvers
-                .iter()
-                .any(|entry| match entry.strip_prefix("group:") {
-                    Some(group) => self
-                        .settings
-                        .groups
-                        .get(group)
-                        .is_some_and(|m| m.iter().any(|p| p == who)),
-                    None => entry == who,
-                })
+    /// Whether `who` is on the request's approver list (directly, by a
+    /// configured group, or by a group the platform vouched for). Says nothing
+    /// about self-approval, which only concerns approving.
+    pub fn may_decide(&self, record: &ApprovalRecord, who: &Decider) -> bool {
+        may_decide(
+            &self.settings.groups,
+            self.settings.external_group,
+            record,
+            who,
+        )
     }
 
     pub async fn get(&self, request_id: &str) -> Result<ApprovalRecord, ServiceError> {
@@ -376,6 +408,43 @@ impl ApprovalService {
         }
         drop(waiter);
         self.get(request_id).await
+    }
+
+    /// One long-poll for many requests: the final ones among `request_ids`,
+    /// as soon as there is one, or none after `wait`. Unknown ids are ignored.
+    pub async fn wait_any(
+        &self,
+        request_ids: &[String],
+        wait: Duration,
+    ) -> Result<Vec<ApprovalRecord>, ServiceError> {
+        if request_ids.len() > MAX_WAIT_IDS {
+            return Err(ServiceError::Invalid(format!(
+                "`request_ids` may name at most {MAX_WAIT_IDS} requests (got {})",
+                request_ids.len()
+            )));
+        }
+        let mut waiters: Vec<_> = request_ids
+            .iter()
+            .map(|id| self.waiters.subscribe(id))
+            .collect();
+        let finals = self.finals(request_ids).await?;
+        if !finals.is_empty() || wait.is_zero() || waiters.is_empty() {
+            return Ok(finals);
+        }
+        let any = futures::future::select_all(waiters.iter_mut().map(|w| Box::pin(w.woken())));
+        tokio::select! {
+            _ = any => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = self.shutdown.cancelled() => {}
+        }
+        drop(waiters);
+        self.finals(request_ids).await
+    }
+
+    async fn finals(&self, request_ids: &[String]) -> Result<Vec<ApprovalRecord>, ServiceError> {
+        let mut records = self.store.get_many(request_ids).await?;
+        records.retain(|r| r.status.is_final());
+        Ok(records)
     }
 
     pub async fn list(
@@ -408,23 +477,40 @@ impl ApprovalService {
         approver: &str,
         reason: Option<String>,
     ) -> Result<ApprovalRecord, ServiceError> {
-        let approver = approver.trim();
-        if approver.is_empty() {
+        self.decide_as(request_id, action, Decider::new(approver), reason)
+            .await
+    }
+
+    /// [`Self::decide`] for a person a chat platform identified, with the
+    /// platform-kept groups it vouches they belong to.
+    pub async fn decide_as(
+        &self,
+        request_id: &str,
+        action: DecisionAction,
+        decider: Decider,
+        reason: Option<String>,
+    ) -> Result<ApprovalRecord, ServiceError> {
+        let id = decider.id.trim();
+        if id.is_empty() {
             return Err(ServiceError::Invalid(
                 "`approver` must name who decides".into(),
             ));
         }
+        let decider = Decider {
+            id: id.to_owned(),
+            vouched_groups: decider.vouched_groups,
+        };
         // Whether this person may decide is judged on the stored record, inside
         // the conditional write, so it cannot go stale between read and write.
         let groups = self.groups.clone();
-        let approver = approver.to_owned();
+        let external = self.settings.external_group;
         let clock = self.clock.clone();
         let step: Step = Arc::new(move |r: &ApprovalRecord| {
             let event = Event::Decide {
                 action,
-                approver: approver.clone(),
+                approver: decider.id.clone(),
                 reason: reason.clone(),
-                allowed: may_decide(&groups, r, &approver),
+                allowed: may_decide(&groups, external, r, &decider),
             };
             lifecycle::apply(r, &event, clock.now())
         });
@@ -566,6 +652,89 @@ impl ApprovalService {
     pub fn now(&self) -> chrono::DateTime<Utc> {
         self.clock.now()
     }
+
+    /// Every pending request, oldest deadline first.
+    pub async fn pending(&self) -> Result<Vec<ApprovalRecord>, ServiceError> {
+        Ok(self.store.pending().await?)
+    }
+
+    /// Records that the new-request notice reached its channels after all
+    /// (a chat adapter's re-post succeeded).
+    pub async fn mark_notified(&self, request_id: &str) -> Result<ApprovalRecord, ServiceError> {
+        self.apply(request_id, Event::Notified).await
+    }
+
+    // Chat adapters keep their bookkeeping through the service too, so the
+    // store has one caller; none of this changes a record.
+
+    /// Remembers where a request's card was posted.
+    pub async fn put_message_ref(
+        &self,
+        request_id: &str,
+        r: MessageRef,
+    ) -> Result<(), ServiceError> {
+        Ok(self.store.put_message_ref(request_id, r).await?)
+    }
+
+    /// Where a request's card was posted on `platform`.
+    pub async fn message_ref(
+        &self,
+        request_id: &str,
+        platform: &str,
+    ) -> Result<Option<MessageRef>, ServiceError> {
+        Ok(self.store.message_ref(request_id, platform).await?)
+    }
+
+    /// The requests whose cards live in one thread, oldest first.
+    pub async fn requests_in_thread(
+        &self,
+        platform: &str,
+        channel: &str,
+        thread_ts: &str,
+    ) -> Result<Vec<String>, ServiceError> {
+        Ok(self
+            .store
+            .requests_in_thread(platform, channel, thread_ts)
+            .await?)
+    }
+
+    /// The thread grouping an agent session's requests in a channel.
+    pub async fn session_thread(
+        &self,
+        platform: &str,
+        channel_key: &str,
+        session: &str,
+    ) -> Result<Option<ThreadRef>, ServiceError> {
+        Ok(self
+            .store
+            .session_thread(platform, channel_key, session)
+            .await?)
+    }
+
+    /// Remembers a session's thread unless one is stored; returns the stored one.
+    pub async fn put_session_thread(
+        &self,
+        platform: &str,
+        channel_key: &str,
+        session: &str,
+        thread: ThreadRef,
+    ) -> Result<ThreadRef, ServiceError> {
+        Ok(self
+            .store
+            .put_session_thread(platform, channel_key, session, thread, self.clock.now())
+            .await?)
+    }
+
+    /// True the first time `key` is claimed within `ttl`; false for a repeat
+    /// (a replayed signature, a redelivered event).
+    pub async fn claim_once(&self, key: &str, ttl: Duration) -> Result<bool, ServiceError> {
+        let now = self.clock.now();
+        let expires = chrono::Duration::from_std(ttl)
+            .ok()
+            .and_then(|d| now.checked_add_signed(d))
+            .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC);
+        Ok(self.store.claim_once(key, expires, now).await?)
+    }
 }
 
 #[async_trait]
@@ -591,17 +760,26 @@ impl Due for ApprovalService {
     }
 }
 
-/// Whether `who` is on the record's approver list, directly or by group.
-fn may_decide(groups: &HashMap<String, Vec<String>>, record: &ApprovalRecord, who: &str) -> bool {
+/// Whether `who` is on the record's approver list: by id, by a configured
+/// group, or by a platform-kept group the adapter vouched for. A vouch
+/// counts only for entries `external_group` recognises as such groups, so
+/// an adapter can never vouch someone into being another person.
+fn may_decide(
+    groups: &HashMap<String, Vec<String>>,
+    external_group: Option<fn(&str) -> bool>,
+    record: &ApprovalRecord,
+    who: &Decider,
+) -> bool {
+    let vouched = |entry: &String| {
+        external_group.is_some_and(|is| is(entry)) && who.vouched_groups.contains(entry)
+    };
     record.approvers.is_empty()
         || record
             .approvers
             .iter()
             .any(|entry| match entry.strip_prefix("group:") {
-                Some(group) => groups
-                    .get(group)
-                    .is_some_and(|m| m.iter().any(|p| p == who)),
-                None => entry == who,
+                Some(group) => groups.get(group).is_some_and(|m| m.contains(&who.id)),
+                None => *entry == who.id || vouched(entry),
             })
 }
 
@@ -625,5 +803,67 @@ fn validate_id(id: &str) -> Result<(), ServiceError> {
         Err(ServiceError::Invalid(format!(
             "`request_id` must be 1-{MAX_ID_LEN} characters of A-Z, a-z, 0-9, '.', '_', ':' or '-' (got {id:?})"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(approvers: &[&str]) -> ApprovalRecord {
+        let now = Utc::now();
+        ApprovalRecord {
+            request_id: "r1".into(),
+            status: Status::Pending,
+            requester: "agent".into(),
+            agent_prompt: None,
+            proposed_action: None,
+            tool: "t".into(),
+            server: None,
+            arguments: serde_json::json!({}),
+            arguments_hash: arguments_hash(&serde_json::json!({})),
+            arguments_executed: None,
+            executed_at: None,
+            risk: hitl_wire::Risk::High,
+            reasons: vec![],
+            approvers: approvers.iter().map(|a| a.to_string()).collect(),
+            quorum: 1,
+            approvals: vec![],
+            approver: None,
+            reason: None,
+            timestamp: now,
+            expires_at: now + chrono::Duration::minutes(5),
+            decided_at: None,
+            escalation: None,
+            reminded_at: None,
+            notification_sent: false,
+            session: None,
+            channel: None,
+        }
+    }
+
+    fn slack_group(entry: &str) -> bool {
+        entry.starts_with('S')
+    }
+
+    #[test]
+    fn vouched_groups_count_only_for_platform_groups() {
+        let groups = HashMap::from([("sre".to_owned(), vec!["U1".to_owned()])]);
+        let r = record(&["group:sre", "S0SRE", "U2"]);
+        let ext = Some(slack_group as fn(&str) -> bool);
+        let by_id = |id: &str| Decider::new(id);
+        let vouched = |id: &str, g: &[&str]| Decider {
+            id: id.to_owned(),
+            vouched_groups: g.iter().map(|s| s.to_string()).collect(),
+        };
+        assert!(may_decide(&groups, ext, &r, &by_id("U1")), "config group");
+        assert!(may_decide(&groups, ext, &r, &by_id("U2")), "by id");
+        assert!(!may_decide(&groups, ext, &r, &by_id("U3")));
+        assert!(may_decide(&groups, ext, &r, &vouched("U3", &["S0SRE"])));
+        // A vouch for a person, or with no platform groups configured, is no vouch.
+        assert!(!may_decide(&groups, ext, &r, &vouched("U3", &["U2"])));
+        assert!(!may_decide(&groups, None, &r, &vouched("U3", &["S0SRE"])));
+        // Nobody named: anyone may decide (self-approval is the lifecycle's rule).
+        assert!(may_decide(&groups, ext, &record(&[]), &by_id("U9")));
     }
 }

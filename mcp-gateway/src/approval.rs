@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use hitl_wire::ApprovalRecord;
-use hitl_wire::api::{ApprovalList, Cancel, CreateApproval, ErrorBody, Execution};
+use hitl_wire::api::{ApprovalList, Cancel, CreateApproval, ErrorBody, Execution, WaitAny};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -124,6 +124,27 @@ impl ApprovalClient {
             .query(&[("wait", secs.to_string())])
             .timeout(Duration::from_secs(secs + 30));
         self.send(req).await
+    }
+
+    /// Long-polls several requests at once: answers with those that are
+    /// final as soon as one is, or with none after `wait`.
+    pub async fn wait_any(
+        &self,
+        ids: &[String],
+        wait: Duration,
+    ) -> Result<Vec<ApprovalRecord>, ApprovalError> {
+        let secs = wait.as_secs().clamp(0, 300);
+        let body = WaitAny {
+            request_ids: ids.to_vec(),
+            wait_secs: secs,
+        };
+        let req = self
+            .http
+            .post(self.url("/v1/approvals/wait"))
+            .json(&body)
+            .timeout(Duration::from_secs(secs + 30));
+        let list: ApprovalList = self.send(req).await?;
+        Ok(list.approvals)
     }
 
     pub async fn cancel(

@@ -271,8 +271,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 upstream_command: args.upstream_command,
             };
             init_logging(opts.debug);
-            let runtime =
-                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            // One thread: a proxy mostly waits on I/O, and keeping its tasks on
+            // one thread saves cross-thread wake-ups on every hop.
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
             runtime.block_on(commands::serve(&opts))?;
             Ok(ExitCode::SUCCESS)
         }

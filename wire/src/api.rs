@@ -130,3 +130,14 @@ pub struct ErrorBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<Box<ApprovalRecord>>,
 }
+
+/// `POST /v1/approvals/wait`: one long-poll for many requests. The answer
+/// (an [`ApprovalList`]) holds those that are final, as soon as one is, or
+/// none when `wait_secs` runs out. Unknown ids are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitAny {
+    pub request_ids: Vec<String>,
+    #[serde(default)]
+    pub wait_secs: u64,
+}

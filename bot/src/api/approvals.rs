@@ -6,7 +6,9 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use hitl_wire::api::{ApprovalList, AuditPage, Cancel, CreateApproval, Decision, Execution};
+use hitl_wire::api::{
+    ApprovalList, AuditPage, Cancel, CreateApproval, Decision, Execution, WaitAny,
+};
 use hitl_wire::{ApprovalRecord, Status};
 use serde::Deserialize;
 
@@ -54,6 +56,27 @@ pub async fn get(
         ));
     }
     Ok(Json(svc.wait(&id, Duration::from_secs(wait)).await?))
+}
+
+/// `POST /v1/approvals/wait`: one long-poll for many requests.
+pub async fn wait_any(
+    State(svc): Svc,
+    ApiJson(body): ApiJson<WaitAny>,
+) -> Result<Json<ApprovalList>, AppError> {
+    let max = svc.settings().max_wait_secs;
+    if body.wait_secs > max {
+        return Err(AppError::bad_request(
+            "invalid_body",
+            format!(
+                "`wait_secs` must be between 0 and {max} (got {}); poll again to wait longer",
+                body.wait_secs
+            ),
+        ));
+    }
+    let approvals = svc
+        .wait_any(&body.request_ids, Duration::from_secs(body.wait_secs))
+        .await?;
+    Ok(Json(ApprovalList { approvals }))
 }
 
 #[derive(Debug, Deserialize)]

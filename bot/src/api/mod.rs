@@ -24,11 +24,19 @@ use error::AppError;
 
 /// The API routes, authenticated with `tokens`.
 pub fn router(svc: Arc<ApprovalService>, tokens: Tokens) -> Router {
+    router_with(svc, tokens, Router::new())
+}
+
+/// The API routes plus `extra` (the chat adapters' endpoints, which bring
+/// their own authentication), under the same fallbacks, body limit and
+/// request metrics.
+pub fn router_with(svc: Arc<ApprovalService>, tokens: Tokens, extra: Router) -> Router {
     let v1 = Router::new()
         .route(
             "/v1/approvals",
             post(approvals::create).get(approvals::list),
         )
+        .route("/v1/approvals/wait", post(approvals::wait_any))
         .route("/v1/approvals/{id}", get(approvals::get))
         .route("/v1/approvals/{id}/decision", post(approvals::decide))
         .route("/v1/approvals/{id}/cancel", post(approvals::cancel))
@@ -40,11 +48,12 @@ pub fn router(svc: Arc<ApprovalService>, tokens: Tokens) -> Router {
     Router::new()
         .merge(v1)
         .route("/healthz", get(healthz))
+        .with_state(svc.clone())
+        .merge(extra)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(svc.clone(), count_requests))
-        .with_state(svc)
+        .layer(middleware::from_fn_with_state(svc, count_requests))
 }
 
 async fn healthz() -> Json<serde_json::Value> {

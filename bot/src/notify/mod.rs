@@ -9,6 +9,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use hitl_wire::ApprovalRecord;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::service::ApprovalService;
 
 /// Which lifecycle moment a notice is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +49,19 @@ pub trait Notifier: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
     async fn notify(&self, notice: Notice, record: &ApprovalRecord) -> Result<(), NotifyError>;
+
+    /// Called once at start, before pending requests are recovered. A notifier
+    /// that keeps bookkeeping (where it posted a card) or runs background work
+    /// (re-posting what failed) takes the service here; it must hold it weakly,
+    /// since the service holds the notifier. Background work stops when
+    /// `shutdown` is cancelled; its handle is awaited on stop.
+    fn attach(
+        &self,
+        _service: &Arc<ApprovalService>,
+        _shutdown: &CancellationToken,
+    ) -> Option<JoinHandle<()>> {
+        None
+    }
 }
 
 /// Writes one structured log line per notice; always configured.

@@ -6,6 +6,12 @@
 //! against the stored record and writes the result only if nobody changed it
 //! in between: exactly one decision wins, and the loser gets the refusal
 //! computed from the winning state.
+//!
+//! Beside the records, the store keeps what chat adapters need to find their
+//! messages again after a restart ([`MessageRef`], [`ThreadRef`]) and keys
+//! that may be used only once ([`Store::claim_once`]: delivered event ids,
+//! request signatures). These are plain strings per platform, so the same
+//! methods serve Slack and Teams and any back end can hold them.
 
 pub mod sqlite;
 
@@ -47,6 +53,28 @@ pub struct ListFilter {
     pub limit: usize,
 }
 
+/// Where a request's card was posted on one chat platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRef {
+    /// `"slack"`, `"teams"`.
+    pub platform: String,
+    /// The channel (conversation) id the platform answered with.
+    pub channel: String,
+    /// The message's own id (Slack: its `ts`).
+    pub ts: String,
+    /// The thread it lives in: its own `ts` when it starts the thread.
+    pub thread_ts: String,
+}
+
+/// A thread that groups the requests of one agent session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadRef {
+    /// The channel id the platform answered with.
+    pub channel: String,
+    /// The thread's first message.
+    pub thread_ts: String,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores a new record with its `created` audit entry, unless the id exists.
@@ -57,6 +85,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Inserted, StoreError>;
 
     async fn get(&self, request_id: &str) -> Result<Option<ApprovalRecord>, StoreError>;
+
+    /// The records stored under these ids (unknown ids are left out).
+    async fn get_many(&self, request_ids: &[String]) -> Result<Vec<ApprovalRecord>, StoreError>;
 
     async fn list(&self, filter: ListFilter) -> Result<Vec<ApprovalRecord>, StoreError>;
 
@@ -78,7 +109,54 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<AuditEvent>, StoreError>;
 
-    /// Deletes final records decided before `cutoff`, with their history.
-    /// Pending records are never purged. Returns how many went.
+    /// Deletes final records decided before `cutoff`, with their history and
+    /// message references, and session threads started before `cutoff`.
+    /// Pending records are never purged. Returns how many records went.
     async fn purge(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Records (or replaces) where a request's card was posted on `r.platform`.
+    async fn put_message_ref(&self, request_id: &str, r: MessageRef) -> Result<(), StoreError>;
+
+    /// Where a request's card was posted on `platform`, if it was.
+    async fn message_ref(
+        &self,
+        request_id: &str,
+        platform: &str,
+    ) -> Result<Option<MessageRef>, StoreError>;
+
+    /// The requests whose cards live in one thread, oldest first.
+    async fn requests_in_thread(
+        &self,
+        platform: &str,
+        channel: &str,
+        thread_ts: &str,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// The thread of `session` in `channel_key` (the channel as configured).
+    async fn session_thread(
+        &self,
+        platform: &str,
+        channel_key: &str,
+        session: &str,
+    ) -> Result<Option<ThreadRef>, StoreError>;
+
+    /// Remembers the thread of `session` unless one is already stored; returns
+    /// the one that is stored now (the first writer's).
+    async fn put_session_thread(
+        &self,
+        platform: &str,
+        channel_key: &str,
+        session: &str,
+        thread: ThreadRef,
+        now: DateTime<Utc>,
+    ) -> Result<ThreadRef, StoreError>;
+
+    /// Claims `key` until `expires_at`: true the first time, false while an
+    /// earlier claim is live. Expired claims are forgotten.
+    async fn claim_once(
+        &self,
+        key: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 }

@@ -17,12 +17,15 @@ use hitl_wire::api::AuditEvent;
 use hitl_wire::{ApprovalRecord, Status};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{Inserted, ListFilter, Step, Store, StoreError};
+use super::{Inserted, ListFilter, MessageRef, Step, Store, StoreError, ThreadRef};
 use crate::lifecycle::AuditEntry;
 
 /// Schema migrations, applied in order at open; `PRAGMA user_version` holds
 /// how many have run. Append only: never edit a shipped migration.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_approvals.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_approvals.sql"),
+    include_str!("migrations/0002_chat.sql"),
+];
 
 /// Most operations one transaction carries; bounds the latency of the first.
 const MAX_BATCH: usize = 128;
@@ -288,6 +291,27 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn get_many(&self, request_ids: &[String]) -> Result<Vec<ApprovalRecord>, StoreError> {
+        let ids = request_ids.to_vec();
+        self.with_conn(move |conn| {
+            let mut out = Vec::with_capacity(ids.len());
+            // SQLite caps bound parameters; 500 per statement is well inside.
+            for chunk in ids.chunks(500) {
+                let marks = vec!["?"; chunk.len()].join(",");
+                let sql = format!("SELECT record FROM approvals WHERE request_id IN ({marks})");
+                let mut stmt = conn.prepare(&sql)?;
+                let rows = stmt.query_map(rusqlite::params_from_iter(chunk.iter()), |r| {
+                    r.get::<_, String>(0)
+                })?;
+                for json in rows {
+                    out.push(read_record(json?)?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn list(&self, filter: ListFilter) -> Result<Vec<ApprovalRecord>, StoreError> {
         self.with_conn(move |conn| {
             let limit = filter.limit as i64;
@@ -419,8 +443,175 @@ impl Store for SqliteStore {
                    (SELECT request_id FROM approvals WHERE status != 'pending' AND decided_at < ?1)",
                 [cutoff],
             )?;
+            // Message references go with their records (ON DELETE CASCADE).
             let n = tx.execute("DELETE FROM approvals WHERE status != 'pending' AND decided_at < ?1", [cutoff])?;
+            tx.execute("DELETE FROM session_threads WHERE created_at < ?1", [cutoff])?;
             Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn put_message_ref(&self, request_id: &str, r: MessageRef) -> Result<(), StoreError> {
+        let id = request_id.to_owned();
+        self.with_conn(move |tx| {
+            tx.prepare_cached(
+                "INSERT INTO message_refs (request_id, platform, channel, ts, thread_ts)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (request_id, platform) DO UPDATE
+                 SET channel = excluded.channel, ts = excluded.ts, thread_ts = excluded.thread_ts",
+            )?
+            .execute(params![id, r.platform, r.channel, r.ts, r.thread_ts])
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    StoreError::NotFound(id.clone())
+                }
+                e => e.into(),
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn message_ref(
+        &self,
+        request_id: &str,
+        platform: &str,
+    ) -> Result<Option<MessageRef>, StoreError> {
+        let (id, platform) = (request_id.to_owned(), platform.to_owned());
+        self.with_conn(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT channel, ts, thread_ts FROM message_refs WHERE request_id = ?1 AND platform = ?2",
+                )?
+                .query_row(params![id, platform], |r| {
+                    Ok(MessageRef {
+                        platform: platform.clone(),
+                        channel: r.get(0)?,
+                        ts: r.get(1)?,
+                        thread_ts: r.get(2)?,
+                    })
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn requests_in_thread(
+        &self,
+        platform: &str,
+        channel: &str,
+        thread_ts: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let args = (
+            platform.to_owned(),
+            channel.to_owned(),
+            thread_ts.to_owned(),
+        );
+        self.with_conn(move |conn| {
+            let ids = conn
+                .prepare_cached(
+                    "SELECT m.request_id FROM message_refs m JOIN approvals a USING (request_id)
+                     WHERE m.platform = ?1 AND m.channel = ?2 AND m.thread_ts = ?3
+                     ORDER BY a.created_at, m.ts",
+                )?
+                .query_map(params![args.0, args.1, args.2], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    async fn session_thread(
+        &self,
+        platform: &str,
+        channel_key: &str,
+        session: &str,
+    ) -> Result<Option<ThreadRef>, StoreError> {
+        let args = (
+            platform.to_owned(),
+            channel_key.to_owned(),
+            session.to_owned(),
+        );
+        self.with_conn(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT channel, thread_ts FROM session_threads
+                     WHERE platform = ?1 AND channel_key = ?2 AND session = ?3",
+                )?
+                .query_row(params![args.0, args.1, args.2], |r| {
+                    Ok(ThreadRef {
+                        channel: r.get(0)?,
+                        thread_ts: r.get(1)?,
+                    })
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn put_session_thread(
+        &self,
+        platform: &str,
+        channel_key: &str,
+        session: &str,
+        thread: ThreadRef,
+        now: DateTime<Utc>,
+    ) -> Result<ThreadRef, StoreError> {
+        let args = (
+            platform.to_owned(),
+            channel_key.to_owned(),
+            session.to_owned(),
+        );
+        self.with_conn(move |tx| {
+            tx.prepare_cached(
+                "INSERT INTO session_threads (platform, channel_key, session, channel, thread_ts, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (platform, channel_key, session) DO NOTHING",
+            )?
+            .execute(params![
+                args.0,
+                args.1,
+                args.2,
+                thread.channel,
+                thread.thread_ts,
+                millis(now)
+            ])?;
+            Ok(tx
+                .prepare_cached(
+                    "SELECT channel, thread_ts FROM session_threads
+                     WHERE platform = ?1 AND channel_key = ?2 AND session = ?3",
+                )?
+                .query_row(params![args.0, args.1, args.2], |r| {
+                    Ok(ThreadRef {
+                        channel: r.get(0)?,
+                        thread_ts: r.get(1)?,
+                    })
+                })?)
+        })
+        .await
+    }
+
+    async fn claim_once(
+        &self,
+        key: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let key = key.to_owned();
+        self.with_conn(move |tx| {
+            // Forget expired claims first, so an old key can be claimed again
+            // and the table stays as small as the live window.
+            tx.prepare_cached("DELETE FROM once_keys WHERE expires_at <= ?1")?
+                .execute([millis(now)])?;
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO once_keys (key, expires_at) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO NOTHING",
+                )?
+                .execute(params![key, millis(expires_at)])?;
+            Ok(inserted == 1)
         })
         .await
     }

@@ -121,3 +121,61 @@ async fn wait_longer_than_the_maximum_is_refused() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn one_poll_waits_for_many_requests_and_returns_the_decided_ones() {
+    let s = TestServer::start().await;
+    let a = s.create(json!({})).await["request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b = s.create(json!({})).await["request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = json!({"request_ids": [a, b, "unknown-id"], "wait_secs": 30});
+    let started = Instant::now();
+    let poll = s.post("/v1/approvals/wait", body.clone());
+    let decide = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        s.decide(&b, "reject", "alice", Some("no")).await
+    };
+    let ((status, list), _) = tokio::join!(poll, decide);
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let ids: Vec<_> = list["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["request_id"].clone())
+        .collect();
+    assert_eq!(ids, vec![json!(b)], "only the decided one comes back");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // Already final: answered at once. Nothing final and no wait: empty.
+    let (_, list) = s.post("/v1/approvals/wait", body).await;
+    assert_eq!(list["approvals"].as_array().unwrap().len(), 1);
+    let (_, list) = s
+        .post(
+            "/v1/approvals/wait",
+            json!({"request_ids": [a], "wait_secs": 0}),
+        )
+        .await;
+    assert!(list["approvals"].as_array().unwrap().is_empty());
+    let (status, err) = s
+        .post(
+            "/v1/approvals/wait",
+            json!({"request_ids": [a], "wait_secs": 301}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("`wait_secs` must be between 0 and 300")
+    );
+    assert!(
+        s.service.waiters().is_empty(),
+        "waiter entries are cleaned up"
+    );
+    s.stop().await;
+}

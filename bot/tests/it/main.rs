@@ -12,4 +12,5 @@ mod cli;
 mod concurrency;
 mod long_poll;
 mod restart;
+mod slack;
 mod timers;

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use hitl_bot::Running;
 use hitl_bot::api::auth::Tokens;
 use hitl_bot::clock::Clock;
+use hitl_bot::notify::Notifier;
 use hitl_bot::service::{ApprovalService, Settings};
+use hitl_bot::slack::Slack;
 use hitl_bot::store::sqlite::SqliteStore;
 use reqwest::StatusCode;
 use secrecy::SecretString;
@@ -29,16 +31,26 @@ impl TestServer {
     }
 
     pub async fn start_with(settings: Settings) -> Self {
+        Self::start_with_slack(settings, None).await
+    }
+
+    /// A server with the Slack adapter as a notifier and its endpoints.
+    pub async fn start_with_slack(settings: Settings, slack: Option<Arc<Slack>>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("hitl.db");
         let store = SqliteStore::open(&db).unwrap();
-        let running = Running::start(Arc::new(store), settings, Clock::System, Vec::new())
+        let notifiers: Vec<Arc<dyn Notifier>> = slack
+            .iter()
+            .map(|s| s.clone() as Arc<dyn Notifier>)
+            .collect();
+        let running = Running::start(Arc::new(store), settings, Clock::System, notifiers)
             .await
             .unwrap();
         let service = running.service.clone();
-        let router = hitl_bot::app(
+        let router = hitl_bot::app_with_slack(
             service.clone(),
             Tokens::new(SecretString::from(TOKEN), None),
+            slack,
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

@@ -20,6 +20,7 @@ use rmcp::model::{CallToolResult, ContentBlock, ProgressNotificationParam, Progr
 use rmcp::service::{Peer, RequestContext};
 use serde_json::{Value, json};
 
+use super::decisions::{Decisions, State};
 use crate::approval::{ApprovalClient, ApprovalError};
 use crate::policy::Approval;
 
@@ -86,6 +87,7 @@ pub enum Outcome {
 
 pub struct Hold<'a> {
     pub approvals: &'a ApprovalClient,
+    pub decisions: &'a Decisions,
     pub ledger: &'a Ledger,
     pub settings: &'a HoldSettings,
 }
@@ -118,6 +120,7 @@ impl Hold<'_> {
             Err(e) => return Outcome::Answer(unreachable_result(call.tool, &e)),
         };
         let id = record.request_id.clone();
+        let mut decided = self.decisions.watch(&id);
         let deadline = tokio::time::Instant::now() + budget;
         let mut ticks = 0u32;
         let mut record = record;
@@ -141,9 +144,16 @@ impl Hold<'_> {
             }
             let wait = left.min(self.settings.tick);
             tokio::select! {
-                polled = self.approvals.wait(&id, wait) => match polled {
-                    Ok(r) => record = r,
-                    Err(e) => return Outcome::Answer(unreachable_result(call.tool, &e)),
+                changed = tokio::time::timeout(wait, decided.changed()) => match changed {
+                    // Time for the next progress notification.
+                    Err(_) => {}
+                    Ok(_) => match decided.borrow_and_update().clone() {
+                        State::Pending => {}
+                        State::Final(r) => record = *r,
+                        State::Unreachable(e) => {
+                            return Outcome::Answer(unreachable_text(call.tool, &e));
+                        }
+                    },
                 },
                 _ = ctx.ct.cancelled() => {
                     self.ledger.forget(&call.key);
@@ -333,11 +343,15 @@ pub fn final_result(r: &ApprovalRecord) -> CallToolResult {
 
 /// Fail closed: no approval service, no run.
 pub fn unreachable_result(tool: &str, e: &ApprovalError) -> CallToolResult {
+    unreachable_text(tool, &e.to_string())
+}
+
+fn unreachable_text(tool: &str, e: &str) -> CallToolResult {
     error_result(
         format!(
             "The call to {tool} needs approval, but the approval service could not be asked ({e}). It did not run."
         ),
-        json!({"status": "not_run", "error": e.to_string()}),
+        json!({"status": "not_run", "error": e}),
     )
 }
 

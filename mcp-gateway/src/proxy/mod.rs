@@ -18,6 +18,7 @@ use rmcp::service::{NotificationContext, PeerRequestOptions, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
+pub mod decisions;
 pub mod hold;
 pub mod serve;
 pub mod upstream;
@@ -37,6 +38,7 @@ pub struct Shared {
     pub policy: Arc<Policy>,
     pub approvals: ApprovalClient,
     pub hold: HoldSettings,
+    decisions: decisions::Decisions,
     ledger: Ledger,
     /// The upstream's tools as last listed, for their annotations.
     tools: RwLock<HashMap<String, Tool>>,
@@ -55,6 +57,7 @@ impl Shared {
             upstream,
             routes,
             policy,
+            decisions: decisions::Decisions::start(approvals.clone()),
             approvals,
             hold,
             ledger: Ledger::default(),
@@ -621,6 +624,7 @@ impl ServerHandler for Gateway {
         };
         let holder = Hold {
             approvals: &self.shared.approvals,
+            decisions: &self.shared.decisions,
             ledger: &self.shared.ledger,
             settings: &self.shared.hold,
         };

@@ -609,7 +609,10 @@ fn serve_accepts_every_documented_option_and_checks_them_before_starting() {
     // Without an upstream there is nothing to proxy.
     let (code, _, err) = run(hitl().args(["serve"]));
     assert_eq!(code, 2);
-    assert!(err.contains("no upstream MCP server: put its command after --"), "{err}");
+    assert!(
+        err.contains("no upstream MCP server: put its command after --"),
+        "{err}"
+    );
 
     // Bad values are refused by the parser, before anything else.
     let (code, _, err) = run(hitl().env("APPROVAL_TIMEOUT", "soon").arg("serve"));

@@ -1,0 +1,279 @@
+//! A fake Slack Web API on 127.0.0.1: records every call and answers as
+//! Slack does (`ok: true` with `channel`, `ts` and `message`; 429 with
+//! `Retry-After`; 5xx; `ok: false` errors), scripted per method by the test.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+/// One recorded Web API call.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    /// The `Authorization` header, as sent.
+    pub auth: Option<String>,
+    /// The JSON body, or the query parameters of a GET as an object.
+    pub body: Value,
+}
+
+/// A scripted answer, used once instead of the default one.
+#[derive(Debug, Clone)]
+pub enum Canned {
+    /// 429 with `Retry-After: secs`.
+    RateLimited(u64),
+    /// An HTTP error status with a plain body.
+    Status(u16),
+    /// 200 with `ok: false` and this error code.
+    Error(&'static str),
+}
+
+#[derive(Default)]
+struct Inner {
+    calls: Vec<Call>,
+    script: HashMap<String, VecDeque<Canned>>,
+    usergroups: HashMap<String, Vec<String>>,
+    socket_url: Option<String>,
+    next_ts: u64,
+    /// What the channel shows: messages by ts, as posted then updated.
+    messages: HashMap<String, Value>,
+}
+
+#[derive(Clone)]
+pub struct FakeSlack {
+    pub url: String,
+    inner: Arc<Mutex<Inner>>,
+    changed: Arc<Notify>,
+}
+
+impl FakeSlack {
+    pub async fn start() -> Self {
+        let fake = FakeSlack {
+            url: String::new(),
+            inner: Arc::new(Mutex::new(Inner::default())),
+            changed: Arc::new(Notify::new()),
+        };
+        let app = Router::new()
+            .route("/api/{method}", any(handle))
+            .with_state(fake.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api/", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        FakeSlack { url, ..fake }
+    }
+
+    /// The next call of `method` gets `answer` (in the order pushed).
+    pub fn script(&self, method: &str, answer: Canned) {
+        self.inner
+            .lock()
+            .unwrap()
+            .script
+            .entry(method.to_owned())
+            .or_default()
+            .push_back(answer);
+    }
+
+    pub fn set_usergroup(&self, id: &str, members: &[&str]) {
+        self.inner.lock().unwrap().usergroups.insert(
+            id.to_owned(),
+            members.iter().map(|m| m.to_string()).collect(),
+        );
+    }
+
+    pub fn set_socket_url(&self, url: &str) {
+        self.inner.lock().unwrap().socket_url = Some(url.to_owned());
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.inner.lock().unwrap().calls.clone()
+    }
+
+    pub fn calls_of(&self, method: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method)
+            .collect()
+    }
+
+    /// Waits until `method` was called at least `n` times; returns those calls.
+    pub async fn wait_for(&self, method: &str, n: usize) -> Vec<Call> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let notified = self.changed.notified();
+            let calls = self.calls_of(method);
+            if calls.len() >= n {
+                return calls;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!(
+                    "timed out waiting for {n} call(s) of {method}; calls so far: {:#?}",
+                    self.calls()
+                        .iter()
+                        .map(|c| c.method.clone())
+                        .collect::<Vec<_>>()
+                );
+            }
+        }
+    }
+
+    /// Checks that no more than `n` calls of `method` arrive within `quiet`.
+    pub async fn settles_at(&self, method: &str, n: usize, quiet: Duration) {
+        tokio::time::sleep(quiet).await;
+        assert_eq!(
+            self.calls_of(method).len(),
+            n,
+            "{method} calls: {:#?}",
+            self.calls_of(method)
+        );
+    }
+
+    /// A message as the channel shows it now (posted, then updated).
+    pub fn message(&self, ts: &str) -> Value {
+        self.inner
+            .lock()
+            .unwrap()
+            .messages
+            .get(ts)
+            .cloned()
+            .unwrap_or_else(|| panic!("no message {ts} was posted"))
+    }
+
+    fn next_ts(&self) -> String {
+        let mut inner = self.inner.lock().unwrap();
+        inner.next_ts += 1;
+        format!("1700000000.{:06}", inner.next_ts * 100)
+    }
+}
+
+/// The channel id Slack answers for a channel given by name.
+pub fn channel_id(channel: &str) -> String {
+    match channel.strip_prefix('#') {
+        Some(name) => format!(
+            "C0{}",
+            name.to_uppercase()
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+        ),
+        None => channel.to_owned(),
+    }
+}
+
+async fn handle(
+    State(fake): State<FakeSlack>,
+    Path(method): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body: Value = if body.is_empty() {
+        json!(query)
+    } else {
+        serde_json::from_slice(&body).unwrap_or_else(|_| json!(String::from_utf8_lossy(&body)))
+    };
+    let call = Call {
+        method: method.clone(),
+        auth: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body: body.clone(),
+    };
+    let canned = {
+        let mut inner = fake.inner.lock().unwrap();
+        inner.calls.push(call);
+        inner.script.get_mut(&method).and_then(VecDeque::pop_front)
+    };
+    fake.changed.notify_waiters();
+    if let Some(c) = canned {
+        return match c {
+            Canned::RateLimited(secs) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [
+                    (header::RETRY_AFTER, secs.to_string()),
+                    (header::CONTENT_TYPE, "application/json".to_owned()),
+                ],
+                json!({"ok": false, "error": "ratelimited"}).to_string(),
+            )
+                .into_response(),
+            Canned::Status(code) => (
+                StatusCode::from_u16(code).unwrap(),
+                "upstream connect error or disconnect/reset before headers",
+            )
+                .into_response(),
+            Canned::Error(code) => ok(json!({"ok": false, "error": code})),
+        };
+    }
+    let b = &body;
+    match method.as_str() {
+        "chat.postMessage" => {
+            let ts = fake.next_ts();
+            let channel = channel_id(b["channel"].as_str().unwrap_or_default());
+            let mut message = json!({
+                "type": "message", "subtype": "bot_message", "user": "U0BOT", "bot_id": "B0BOT",
+                "app_id": "A0HITL", "ts": ts, "text": b["text"], "blocks": b["blocks"],
+            });
+            if let Some(t) = b["thread_ts"].as_str() {
+                message["thread_ts"] = json!(t);
+            }
+            fake.inner
+                .lock()
+                .unwrap()
+                .messages
+                .insert(ts.clone(), message.clone());
+            ok(json!({"ok": true, "channel": channel, "ts": ts, "message": message}))
+        }
+        "chat.update" => {
+            if let Some(m) = fake
+                .inner
+                .lock()
+                .unwrap()
+                .messages
+                .get_mut(b["ts"].as_str().unwrap_or_default())
+            {
+                m["text"] = b["text"].clone();
+                m["blocks"] = b["blocks"].clone();
+            }
+            ok(json!({
+            "ok": true, "channel": b["channel"], "ts": b["ts"], "text": b["text"],
+            "message": {"type": "message", "user": "U0BOT", "bot_id": "B0BOT", "text": b["text"], "blocks": b["blocks"]},
+            }))
+        }
+        "chat.postEphemeral" => ok(json!({"ok": true, "message_ts": fake.next_ts()})),
+        "views.open" => {
+            let mut view = b["view"].clone();
+            view["id"] = json!("V0MODAL");
+            view["team_id"] = json!("T0TEAM");
+            ok(json!({"ok": true, "view": view}))
+        }
+        "usergroups.users.list" => {
+            let group = b["usergroup"].as_str().unwrap_or_default().to_owned();
+            match fake.inner.lock().unwrap().usergroups.get(&group) {
+                Some(users) => ok(json!({"ok": true, "users": users})),
+                None => ok(json!({"ok": false, "error": "no_such_subteam"})),
+            }
+        }
+        "apps.connections.open" => match fake.inner.lock().unwrap().socket_url.clone() {
+            Some(url) => ok(json!({"ok": true, "url": url})),
+            None => ok(json!({"ok": false, "error": "not_allowed_token_type"})),
+        },
+        _ => ok(json!({"ok": false, "error": "unknown_method"})),
+    }
+}
+
+fn ok(body: Value) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        body.to_string(),
+    )
+        .into_response()
+}

@@ -1,0 +1,232 @@
+//! The proxy's costs, measured against the official MCP "everything" server
+//! from npm (installed by ./scripts/test into .deps/node).
+//!
+//! Run: `cargo bench -p hitl-mcp --bench proxy` (after ./scripts/test once).
+//!
+//! 1. Added latency per auto-allowed call: the same rmcp client calls `echo`
+//!    directly on the upstream and through `hitl-mcp`, interleaved in one run;
+//!    medians and p99 of each, the difference and the ratio.
+//! 2. 1,000 calls held at once in one gateway: the gateway's resident memory
+//!    while they wait, then every one released by a decision and checked.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::print_stdout,
+    clippy::expect_used,
+    clippy::disallowed_methods
+)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hitl_bot::Running;
+use hitl_bot::api::auth::Tokens;
+use hitl_bot::clock::Clock;
+use hitl_bot::service::Settings;
+use hitl_bot::store::sqlite::SqliteStore;
+use hitl_wire::Status;
+use hitl_wire::api::DecisionAction;
+use rmcp::RoleClient;
+use rmcp::model::CallToolRequestParams;
+use rmcp::service::{RunningService, ServiceExt};
+use rmcp::transport::TokioChildProcess;
+use secrecy::SecretString;
+use serde_json::json;
+
+const TOKEN: &str = "bench-token";
+
+fn everything() -> PathBuf {
+    let dir = std::env::var_os("HITL_NODE_MODULES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.deps/node/node_modules")
+        });
+    let bin = dir.join(".bin/mcp-server-everything");
+    assert!(
+        bin.exists(),
+        "{} is missing: run ./scripts/test once to install the MCP test peers",
+        bin.display()
+    );
+    bin
+}
+
+async fn client(cmd: tokio::process::Command) -> RunningService<RoleClient, ()> {
+    let (transport, _) = TokioChildProcess::builder(cmd)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    ().serve(transport).await.unwrap()
+}
+
+fn gateway_cmd(bot_url: &str, extra: &[&str]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_hitl-mcp"));
+    cmd.arg("serve").args(extra).arg("--").arg(everything());
+    cmd.env("HITL_APPROVAL_URL", bot_url)
+        .env("HITL_TOKEN", TOKEN)
+        .env("RUST_LOG", "error");
+    cmd
+}
+
+async fn echo(c: &RunningService<RoleClient, ()>, i: usize) -> Duration {
+    let args = json!({"message": format!("m{i}")})
+        .as_object()
+        .cloned()
+        .unwrap();
+    let t = Instant::now();
+    let r = c
+        .call_tool(CallToolRequestParams::new("echo").with_arguments(args))
+        .await
+        .unwrap();
+    let d = t.elapsed();
+    assert_ne!(r.is_error, Some(true));
+    d
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e6
+}
+
+async fn start_bot() -> (String, Running, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("bench.db")).unwrap();
+    let settings = Settings {
+        default_timeout_secs: 3600,
+        ..Settings::default()
+    };
+    let running = Running::start(Arc::new(store), settings, Clock::System, Vec::new())
+        .await
+        .unwrap();
+    let router = hitl_bot::app(
+        running.service.clone(),
+        Tokens::new(SecretString::from(TOKEN), None),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let stop = running.shutdown_token();
+    tokio::spawn(hitl_bot::serve(listener, router, async move {
+        stop.cancelled().await
+    }));
+    (url, running, dir)
+}
+
+async fn added_latency(bot_url: &str, calls: usize) {
+    let direct = client(tokio::process::Command::new(everything())).await;
+    let gated = client(gateway_cmd(bot_url, &[])).await;
+    for i in 0..200 {
+        echo(&direct, i).await;
+        echo(&gated, i).await;
+    }
+    let (mut d, mut g) = (Vec::with_capacity(calls), Vec::with_capacity(calls));
+    for i in 0..calls {
+        d.push(echo(&direct, i).await);
+        g.push(echo(&gated, i).await);
+    }
+    d.sort();
+    g.sort();
+    let (d50, g50) = (pct(&d, 0.5), pct(&g, 0.5));
+    println!(
+        "auto-allowed echo, {calls} calls each, interleaved: direct p50 {d50:.0} us p99 {:.0} us; through hitl-mcp p50 {g50:.0} us p99 {:.0} us; added p50 {:.0} us, ratio {:.2}x",
+        pct(&d, 0.99),
+        pct(&g, 0.99),
+        g50 - d50,
+        g50 / d50
+    );
+    let _ = direct.cancel().await;
+    let _ = gated.cancel().await;
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+async fn thousand_held(bot_url: &str, running: &Running, n: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("policy.toml");
+    std::fs::write(&config, "[[rule]]\nname = \"hold-echo\"\ntool = \"echo\"\nrisk = \"high\"\naction = \"require_approval\"\n").unwrap();
+    let cmd = gateway_cmd(
+        bot_url,
+        &["--config", config.to_str().unwrap(), "--hold-budget", "600"],
+    );
+    let (transport, _) = TokioChildProcess::builder(cmd)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = transport.id().unwrap();
+    let c = Arc::new(().serve(transport).await.unwrap());
+    let idle = rss_kib(pid);
+    let started = Instant::now();
+    let calls: Vec<_> = (0..n)
+        .map(|i| {
+            let c = c.clone();
+            tokio::spawn(async move {
+                let args = json!({"message": format!("held {i}")})
+                    .as_object()
+                    .cloned()
+                    .unwrap();
+                c.call_tool(CallToolRequestParams::new("echo").with_arguments(args))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let svc = running.service.clone();
+    let pending = loop {
+        let p = svc.list(Some(Status::Pending), 1000).await.unwrap();
+        if p.len() >= n {
+            break p;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let all_held = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let held_rss = rss_kib(pid);
+    let released = Instant::now();
+    for r in &pending {
+        svc.decide(&r.request_id, DecisionAction::Approve, "alice", None)
+            .await
+            .unwrap();
+    }
+    let mut ok = 0;
+    for (i, call) in calls.into_iter().enumerate() {
+        let r = call.await.unwrap();
+        let text = r.content[0]
+            .as_text()
+            .map(|t| t.text.clone())
+            .unwrap_or_default();
+        if r.is_error != Some(true) && text.starts_with("Echo: held ") {
+            ok += 1;
+        } else {
+            panic!("call {i} not released correctly: {text}");
+        }
+    }
+    println!(
+        "{n} calls held at once in one gateway: all held after {:.1} s; gateway RSS {:.1} MB idle, {:.1} MB with {n} held; all {ok} released and answered {:.2} s after the decisions began",
+        all_held.as_secs_f64(),
+        idle as f64 / 1024.0,
+        held_rss as f64 / 1024.0,
+        released.elapsed().as_secs_f64()
+    );
+}
+
+fn main() {
+    hitl_bot::install_tls_provider();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (url, running, _dir) = start_bot().await;
+        for _ in 0..3 {
+            added_latency(&url, 2000).await;
+        }
+        thousand_held(&url, &running, 1000).await;
+        running.stop().await;
+    });
+}
