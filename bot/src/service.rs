@@ -442,9 +442,7 @@ impl ApprovalService {
     }
 
     async fn finals(&self, request_ids: &[String]) -> Result<Vec<ApprovalRecord>, ServiceError> {
-        let mut records = self.store.get_many(request_ids).await?;
-        records.retain(|r| r.status.is_final());
-        Ok(records)
+        Ok(self.store.finals_among(request_ids).await?)
     }
 
     pub async fn list(

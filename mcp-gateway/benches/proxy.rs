@@ -60,7 +60,17 @@ async fn client(cmd: tokio::process::Command) -> RunningService<RoleClient, ()> 
 }
 
 fn gateway_cmd(bot_url: &str, extra: &[&str]) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_hitl-mcp"));
+    // HITL_BENCH_WRAP runs the gateway under a profiler, e.g.
+    // "valgrind --tool=massif --massif-out-file=/tmp/massif.out".
+    let mut cmd = match std::env::var("HITL_BENCH_WRAP") {
+        Ok(wrap) if !wrap.is_empty() => {
+            let mut parts = wrap.split_whitespace();
+            let mut c = tokio::process::Command::new(parts.next().unwrap());
+            c.args(parts).arg(env!("CARGO_BIN_EXE_hitl-mcp"));
+            c
+        }
+        _ => tokio::process::Command::new(env!("CARGO_BIN_EXE_hitl-mcp")),
+    };
     cmd.arg("serve").args(extra).arg("--").arg(everything());
     cmd.env("HITL_APPROVAL_URL", bot_url)
         .env("HITL_TOKEN", TOKEN)
@@ -153,8 +163,14 @@ async fn thousand_held(bot_url: &str, running: &Running, n: usize) {
         bot_url,
         &["--config", config.to_str().unwrap(), "--hold-budget", "600"],
     );
+    // HITL_BENCH_GATEWAY_LOG=FILE keeps the gateway's log (with
+    // HITL_BENCH_WRAP="env RUST_LOG=hitl_mcp=debug" for detail).
+    let stderr = match std::env::var("HITL_BENCH_GATEWAY_LOG") {
+        Ok(path) => std::process::Stdio::from(std::fs::File::create(path).unwrap()),
+        Err(_) => std::process::Stdio::null(),
+    };
     let (transport, _) = TokioChildProcess::builder(cmd)
-        .stderr(std::process::Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let pid = transport.id().unwrap();
@@ -205,6 +221,11 @@ async fn thousand_held(bot_url: &str, running: &Running, n: usize) {
             panic!("call {i} not released correctly: {text}");
         }
     }
+    // Close stdin so the gateway exits on its own (profilers write then).
+    if let Ok(c) = Arc::try_unwrap(c) {
+        let _ = c.cancel().await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
     println!(
         "{n} calls held at once in one gateway: all held after {:.1} s; gateway RSS {:.1} MB idle, {:.1} MB with {n} held; all {ok} released and answered {:.2} s after the decisions began",
         all_held.as_secs_f64(),
@@ -223,8 +244,11 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let (url, running, _dir) = start_bot().await;
-        for _ in 0..3 {
-            added_latency(&url, 2000).await;
+        // HITL_BENCH_ONLY=held skips the latency runs.
+        if std::env::var("HITL_BENCH_ONLY").as_deref() != Ok("held") {
+            for _ in 0..3 {
+                added_latency(&url, 2000).await;
+            }
         }
         thousand_held(&url, &running, 1000).await;
         running.stop().await;

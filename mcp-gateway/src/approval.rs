@@ -40,7 +40,14 @@ pub struct ApprovalClient {
     base: String,
     token: Option<SecretString>,
     http: reqwest::Client,
+    /// Bounds the requests in flight, and so the connections: a burst of a
+    /// thousand held calls shares a few connections instead of opening one
+    /// each and keeping them in the pool.
+    in_flight: std::sync::Arc<tokio::sync::Semaphore>,
 }
+
+/// Requests to the approval service at once, per gateway.
+const MAX_IN_FLIGHT: usize = 16;
 
 impl ApprovalClient {
     pub fn new(base_url: &str, token: Option<SecretString>) -> Self {
@@ -48,9 +55,11 @@ impl ApprovalClient {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
+            .pool_max_idle_per_host(MAX_IN_FLIGHT)
             .build()
             .unwrap_or_default();
         Self {
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
             base: base_url.trim_end_matches('/').to_owned(),
             token,
             http,
@@ -61,7 +70,17 @@ impl ApprovalClient {
         &self.base
     }
 
-    async fn send<T: DeserializeOwned>(
+    /// Sends `req` and reads the answer. Boxed: a reqwest future is large,
+    /// and every held call keeps one of these in its state while it waits.
+    fn send<'a, T: DeserializeOwned + 'a>(
+        &'a self,
+        req: reqwest::RequestBuilder,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, ApprovalError>> + Send + 'a>>
+    {
+        Box::pin(self.send_inner(req))
+    }
+
+    async fn send_inner<T: DeserializeOwned>(
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<T, ApprovalError> {
@@ -69,6 +88,8 @@ impl ApprovalClient {
             Some(t) => req.bearer_auth(t.expose_secret()),
             None => req,
         };
+        // The semaphore is never closed, so acquiring cannot fail.
+        let _permit = self.in_flight.acquire().await.ok();
         let resp = req.send().await.map_err(|e| self.unreachable(&e))?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| self.unreachable(&e))?;

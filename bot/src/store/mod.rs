@@ -86,8 +86,10 @@ pub trait Store: Send + Sync + 'static {
 
     async fn get(&self, request_id: &str) -> Result<Option<ApprovalRecord>, StoreError>;
 
-    /// The records stored under these ids (unknown ids are left out).
-    async fn get_many(&self, request_ids: &[String]) -> Result<Vec<ApprovalRecord>, StoreError>;
+    /// The final records among these ids (pending and unknown ids are left
+    /// out): the answer to a long-poll on many requests.
+    async fn finals_among(&self, request_ids: &[String])
+    -> Result<Vec<ApprovalRecord>, StoreError>;
 
     async fn list(&self, filter: ListFilter) -> Result<Vec<ApprovalRecord>, StoreError>;
 

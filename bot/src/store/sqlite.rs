@@ -291,14 +291,19 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn get_many(&self, request_ids: &[String]) -> Result<Vec<ApprovalRecord>, StoreError> {
+    async fn finals_among(
+        &self,
+        request_ids: &[String],
+    ) -> Result<Vec<ApprovalRecord>, StoreError> {
         let ids = request_ids.to_vec();
         self.with_conn(move |conn| {
             let mut out = Vec::with_capacity(ids.len());
             // SQLite caps bound parameters; 500 per statement is well inside.
             for chunk in ids.chunks(500) {
                 let marks = vec!["?"; chunk.len()].join(",");
-                let sql = format!("SELECT record FROM approvals WHERE request_id IN ({marks})");
+                let sql = format!(
+                    "SELECT record FROM approvals WHERE status != 'pending' AND request_id IN ({marks})"
+                );
                 let mut stmt = conn.prepare(&sql)?;
                 let rows = stmt.query_map(rusqlite::params_from_iter(chunk.iter()), |r| {
                     r.get::<_, String>(0)

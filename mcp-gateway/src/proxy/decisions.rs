@@ -97,6 +97,11 @@ async fn poll(me: Arc<Inner>, approvals: ApprovalClient, stop: CancellationToken
             None => tokio::time::sleep(Duration::from_millis(10)).await,
             Some(Ok(records)) => {
                 failures = 0;
+                tracing::debug!(
+                    watched = ids.len(),
+                    decided = records.len(),
+                    "decisions polled"
+                );
                 let mut watched = me.watched.lock().unwrap_or_else(|p| p.into_inner());
                 for r in records {
                     if let Some(tx) = watched.remove(&r.request_id) {

@@ -42,6 +42,9 @@ pub struct Shared {
     ledger: Ledger,
     /// The upstream's tools as last listed, for their annotations.
     tools: RwLock<HashMap<String, Tool>>,
+    /// One tools/list at a time when calls arrive for tools not yet listed
+    /// (a burst of calls must not each list the upstream's tools).
+    refreshing: tokio::sync::Mutex<()>,
     sessions: AtomicU64,
 }
 
@@ -62,6 +65,7 @@ impl Shared {
             hold,
             ledger: Ledger::default(),
             tools: RwLock::new(HashMap::new()),
+            refreshing: tokio::sync::Mutex::new(()),
             sessions: AtomicU64::new(0),
         })
     }
@@ -89,7 +93,19 @@ impl Gateway {
 
     /// Forwards one request upstream, mapping the client's progress token to
     /// the upstream's and passing a client cancellation on.
-    async fn forward(
+    /// Boxed so that every request handler, which awaits this, stays small
+    /// in memory; see BENCHMARKS.md (held calls).
+    fn forward<'a>(
+        &'a self,
+        request: ClientRequest,
+        ctx: &'a RequestContext<RoleServer>,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<ServerResult, McpError>> + Send + 'a>,
+    > {
+        Box::pin(self.forward_inner(request, ctx))
+    }
+
+    async fn forward_inner(
         &self,
         request: ClientRequest,
         ctx: &RequestContext<RoleServer>,
@@ -114,20 +130,30 @@ impl Gateway {
             .map_err(|e| upstream_failed(&self.shared.upstream, e))?;
         let upstream_token = handle.progress_token.clone();
         let upstream_id = handle.id.clone();
-        if let Some(token) = ctx.meta.get_progress_token() {
-            self.shared
-                .routes
-                .add_progress(upstream_token.clone(), (ctx.peer.clone(), token));
-        }
+        let routed = match ctx.meta.get_progress_token() {
+            Some(token) => {
+                self.shared
+                    .routes
+                    .add_progress(upstream_token.clone(), (ctx.peer.clone(), token));
+                true
+            }
+            None => false,
+        };
         let result = tokio::select! {
             r = handle.await_response() => {
                 // rmcp runs each notification handler on its own task, so the
                 // last progress can still be on its way when the response
                 // lands: let those tasks run before the client gets the result.
-                for _ in 0..8 {
-                    tokio::task::yield_now().await;
+                if routed {
+                    for _ in 0..8 {
+                        tokio::task::yield_now().await;
+                    }
                 }
-                r.map_err(|e| upstream_failed(&self.shared.upstream, e))
+                r.map(|mut r| {
+                    mark_complete(&mut r);
+                    r
+                })
+                .map_err(|e| upstream_failed(&self.shared.upstream, e))
             }
             _ = ctx.ct.cancelled() => {
                 let _ = peer
@@ -136,12 +162,10 @@ impl Gateway {
                 Err(McpError::internal_error("cancelled by the client", None))
             }
         };
-        // Keep the route a moment for progress that is still in flight.
-        let routes = self.shared.routes.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-            routes.remove_progress(&upstream_token);
-        });
+        if routed {
+            // Kept a moment for progress still in flight, then dropped.
+            self.shared.routes.retire_progress(upstream_token);
+        }
         result
     }
 
@@ -327,6 +351,26 @@ fn policy_annotations(a: Option<&ToolAnnotations>) -> crate::policy::ToolAnnotat
     .unwrap_or_default()
 }
 
+/// Results from an upstream on an older revision carry no `resultType`;
+/// 2026-07-28 clients must get one. rmcp strips `"complete"` again for
+/// clients on older revisions, so setting it is right for every client.
+fn mark_complete(result: &mut ServerResult) {
+    let slot = match result {
+        ServerResult::CompleteResult(r) => &mut r.result_type,
+        ServerResult::GetPromptResult(r) => &mut r.result_type,
+        ServerResult::ListPromptsResult(r) => &mut r.result_type,
+        ServerResult::ListResourcesResult(r) => &mut r.result_type,
+        ServerResult::ListResourceTemplatesResult(r) => &mut r.result_type,
+        ServerResult::ReadResourceResult(r) => &mut r.result_type,
+        ServerResult::ListToolsResult(r) => &mut r.result_type,
+        ServerResult::CallToolResult(r) => &mut r.result_type,
+        _ => return,
+    };
+    if slot.is_none() {
+        *slot = Some(ResultType::COMPLETE);
+    }
+}
+
 fn upstream_failed(up: &Upstream, e: rmcp::ServiceError) -> McpError {
     McpError::internal_error(
         format!(
@@ -402,6 +446,20 @@ impl ServerHandler for Gateway {
             .await
             .map_err(|e| McpError::internal_error(e.to_string(), None))?;
         self.negotiate_initialize(&request)
+    }
+
+    async fn discover(&self, ctx: RequestContext<RoleServer>) -> Result<DiscoverResult, McpError> {
+        // Start the upstream first, so what we describe is what it offers.
+        self.shared.routes.touch_session(self.session, &ctx.peer);
+        self.shared
+            .upstream
+            .peer()
+            .await
+            .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+        Ok(DiscoverResult::from_server_info(
+            self.supported_protocol_versions().into_owned(),
+            self.get_info(),
+        ))
     }
 
     async fn complete(
@@ -563,7 +621,9 @@ impl ServerHandler for Gateway {
     ) -> Result<CallToolResponse, McpError> {
         self.shared.routes.touch_session(self.session, &ctx.peer);
         if params.name == STATUS_TOOL || params.name == PENDING_TOOL {
-            return Ok(CallToolResponse::Complete(self.gateway_tool(&params).await));
+            return Ok(CallToolResponse::Complete(
+                Box::pin(self.gateway_tool(&params)).await,
+            ));
         }
         let server = self.server_name().to_owned();
         let tool = params.name.to_string();
@@ -575,7 +635,10 @@ impl ServerHandler for Gateway {
         // The policy reads the tool's annotations and the hold its output
         // schema: learn them if the client called without listing first.
         if !self.knows_tool(&tool) {
-            self.refresh_tools(&ctx).await;
+            let _one_at_a_time = self.shared.refreshing.lock().await;
+            if !self.knows_tool(&tool) {
+                Box::pin(self.refresh_tools(&ctx)).await;
+            }
         }
         let verdict = self.shared.policy.evaluate(
             &ToolCall::new(&tool, &arguments)
@@ -584,10 +647,10 @@ impl ServerHandler for Gateway {
         );
         tracing::info!(tool = %tool, server = %server, risk = %verdict.risk, action = %verdict.action.kind(), rule = verdict.rule.as_deref().unwrap_or(""), shadow = self.shared.policy.shadow(), "verdict");
         if self.shared.policy.shadow() {
-            return self.call_upstream(params, &ctx).await;
+            return Box::pin(self.call_upstream(params, &ctx)).await;
         }
         let approval = match &verdict.action {
-            Action::Allow => return self.call_upstream(params, &ctx).await,
+            Action::Allow => return Box::pin(self.call_upstream(params, &ctx)).await,
             Action::Deny => {
                 let reasons = verdict.reason_strings();
                 let text = format!(
@@ -628,10 +691,11 @@ impl ServerHandler for Gateway {
             ledger: &self.shared.ledger,
             settings: &self.shared.hold,
         };
-        match holder.run(call, &ctx).await {
+        // Boxed: the hold is what a thousand waiting calls keep in memory.
+        match Box::pin(holder.run(call, &ctx)).await {
             Outcome::Run(record) => {
                 tracing::info!(approval_id = %record.request_id, tool = %tool, "approved; running");
-                self.call_upstream(params, &ctx).await
+                Box::pin(self.call_upstream(params, &ctx)).await
             }
             Outcome::Answer(result) => Ok(CallToolResponse::Complete(result)),
             Outcome::Cancelled => Err(McpError::internal_error(

@@ -58,6 +58,9 @@ pub enum UpstreamError {
 #[derive(Default)]
 pub struct Routes {
     progress: Mutex<HashMap<ProgressToken, (Peer<RoleServer>, ProgressToken)>>,
+    /// Routes of finished calls, dropped once their grace period is over
+    /// (swept on each new route: no timer task per call).
+    retired: Mutex<std::collections::VecDeque<(Instant, ProgressToken)>>,
     /// Downstream sessions by the gateway's session number, most recent last.
     sessions: Mutex<Vec<(u64, Peer<RoleServer>)>>,
 }
@@ -82,8 +85,21 @@ impl Routes {
         Self::lock(&self.progress).insert(upstream, downstream);
     }
 
-    pub fn remove_progress(&self, upstream: &ProgressToken) {
-        Self::lock(&self.progress).remove(upstream);
+    /// The call is over: its route stays for [`PROGRESS_GRACE`] more, for
+    /// progress still in flight, and is dropped after that.
+    pub fn retire_progress(&self, upstream: ProgressToken) {
+        let now = Instant::now();
+        let mut retired = Self::lock(&self.retired);
+        retired.push_back((now + PROGRESS_GRACE, upstream));
+        let mut progress = Self::lock(&self.progress);
+        while let Some((when, _)) = retired.front() {
+            if *when > now {
+                break;
+            }
+            if let Some((_, token)) = retired.pop_front() {
+                progress.remove(&token);
+            }
+        }
     }
 
     fn progress_target(
@@ -184,6 +200,9 @@ pub struct Upstream {
 fn dead(r: &RunningService<RoleClient, UpstreamHandler>) -> bool {
     r.is_closed() || r.peer().is_transport_closed()
 }
+
+/// How long a finished call's progress route is kept.
+const PROGRESS_GRACE: Duration = Duration::from_secs(2);
 
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 

@@ -50,14 +50,15 @@ def free_port():
 class Bot:
     """A running `hitl-bot serve` and a small client of its HTTP API."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, env=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = tmp_path / "bot-data"
+        self.env = env or {}
         self.proc = None
 
     def start(self):
-        env = dict(os.environ, HITL_TOKEN=TOKEN, RUST_LOG="warn")
+        env = dict(os.environ, HITL_TOKEN=TOKEN, RUST_LOG="warn", **self.env)
         self.proc = subprocess.Popen(
             [HITL_BOT, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir)],
             env=env,

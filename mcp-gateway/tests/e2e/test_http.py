@@ -11,7 +11,7 @@ import urllib.request
 import anyio
 import pytest
 from mcp import ClientSession
-from mcp.client.streamable_http import streamablehttp_client
+from mcp.client.streamable_http import streamable_http_client
 
 from conftest import EVERYTHING, HITL_MCP, NODE_MODULES, TOKEN, free_port, gateway_params, session
 
@@ -68,7 +68,7 @@ async def test_the_inspector_lists_and_calls_through_the_http_gateway(http_gatew
 
 
 async def test_a_held_call_over_http_is_released_by_a_decision(http_gateway, bot):
-    async with streamablehttp_client(http_gateway) as (read, write, _):
+    async with streamable_http_client(http_gateway) as (read, write, _):
         async with ClientSession(read, write) as s:
             await s.initialize()
             results = []
