@@ -14,7 +14,7 @@ use crate::policy::{DEFAULT_POLICY_TOML, Policy, PolicyError, ToolAnnotations, T
 /// Top-level sections of the config file that belong to the proxy rather
 /// than the policy; the policy loader skips them and rejects any other
 /// unknown key.
-pub const PROXY_SECTIONS: &[&str] = &["gateway"];
+pub const PROXY_SECTIONS: &[&str] = &["gateway", "servers"];
 
 /// Loads the policy file, or the built-in policy when there is none.
 pub fn load_policy(config: Option<&Path>) -> Result<Policy, PolicyError> {
@@ -84,16 +84,36 @@ pub struct GatewaySection {
     pub requester: Option<String>,
 }
 
+/// One `[[servers]]` entry: an upstream besides (or instead of) the one on
+/// the command line.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerEntry {
+    /// The name policy rules match (`server = ...`) and cards show.
+    pub name: String,
+    /// The command and its arguments, for a stdio server.
+    pub command: Option<Vec<String>>,
+    /// A Streamable HTTP endpoint, instead of a command.
+    pub url: Option<String>,
+}
+
 #[derive(Debug, Default, serde::Deserialize)]
 struct ConfigFile {
     #[serde(default)]
     gateway: GatewaySection,
+    #[serde(default)]
+    servers: Vec<ServerEntry>,
 }
 
 /// Reads the `[gateway]` section (errors name the file and line).
 pub fn gateway_section(config: Option<&Path>) -> anyhow::Result<GatewaySection> {
+    Ok(proxy_sections(config)?.gateway)
+}
+
+/// Reads the proxy's sections of the config file: `[gateway]` and `[[servers]]`.
+fn proxy_sections(config: Option<&Path>) -> anyhow::Result<ConfigFile> {
     let Some(path) = config else {
-        return Ok(GatewaySection::default());
+        return Ok(ConfigFile::default());
     };
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -102,9 +122,9 @@ pub fn gateway_section(config: Option<&Path>) -> anyhow::Result<GatewaySection> 
             .span()
             .map(|s| text[..s.start].lines().count().max(1))
             .unwrap_or(0);
-        anyhow::anyhow!("{}:{line}: [gateway]: {}", path.display(), e.message())
+        anyhow::anyhow!("{}:{line}: {}", path.display(), e.message())
     })?;
-    Ok(file.gateway)
+    Ok(file)
 }
 
 /// The upstream's name when none is configured: `server-filesystem` from
@@ -156,23 +176,63 @@ pub fn proxy_settings(opts: &ServeOptions) -> anyhow::Result<crate::proxy::serve
     use crate::proxy::upstream::UpstreamSpec;
 
     let policy = serve_policy(opts)?;
-    let section = gateway_section(opts.config.as_deref())?;
-    let upstream = match (&opts.upstream_url, opts.upstream_command.split_first()) {
+    let ConfigFile {
+        gateway: section,
+        servers,
+    } = proxy_sections(opts.config.as_deref())?;
+    let mut upstreams = Vec::new();
+    for (i, entry) in servers.into_iter().enumerate() {
+        let spec = match (entry.command, entry.url) {
+            (Some(cmd), None) if !cmd.is_empty() => UpstreamSpec::Command {
+                program: cmd[0].clone(),
+                args: cmd[1..].to_vec(),
+            },
+            (None, Some(url)) => UpstreamSpec::Url(url),
+            _ => bail!(
+                "[[servers]] entry {} ({:?}): give exactly one of `command = [\"cmd\", \"arg\", ...]` or `url = \"http://...\"`",
+                i + 1,
+                entry.name
+            ),
+        };
+        upstreams.push((entry.name, spec));
+    }
+    let cli = match (&opts.upstream_url, opts.upstream_command.split_first()) {
         (Some(_), Some(_)) => {
             bail!("give the upstream either as --upstream-url or as a command after --, not both")
         }
-        (Some(url), None) => UpstreamSpec::Url(url.clone()),
-        (None, Some((program, args))) => UpstreamSpec::Command {
+        (Some(url), None) => Some(UpstreamSpec::Url(url.clone())),
+        (None, Some((program, args))) => Some(UpstreamSpec::Command {
             program: program.clone(),
             args: args.to_vec(),
-        },
-        (None, None) => bail!(
-            "no upstream MCP server: put its command after --, e.g. `hitl-mcp serve -- npx -y @modelcontextprotocol/server-filesystem /tmp`, or pass --upstream-url"
-        ),
+        }),
+        (None, None) => None,
     };
-    let name = opts.name.clone().or(section.name).unwrap_or_else(|| {
-        derive_server_name(&opts.upstream_command, opts.upstream_url.as_deref())
-    });
+    if let Some(spec) = cli {
+        let name = opts
+            .name
+            .clone()
+            .or(section.name.clone())
+            .unwrap_or_else(|| {
+                derive_server_name(&opts.upstream_command, opts.upstream_url.as_deref())
+            });
+        upstreams.push((name, spec));
+    }
+    if upstreams.is_empty() {
+        bail!(
+            "no upstream MCP server: put its command after --, e.g. `hitl-mcp serve -- npx -y @modelcontextprotocol/server-filesystem /tmp`, pass --upstream-url, or list [[servers]] in the config file"
+        );
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (name, _) in &upstreams {
+        if name.is_empty() || name.contains(crate::proxy::catalog::SEPARATOR) {
+            bail!("upstream name {name:?} must be non-empty and must not contain \"__\"");
+        }
+        if !seen.insert(name.clone()) {
+            bail!(
+                "two upstreams are named {name:?}; give each a unique name (--name, or `name` in [[servers]])"
+            );
+        }
+    }
     let tick = section.progress_interval_secs.unwrap_or(10);
     if !(1..=15).contains(&tick) {
         bail!("[gateway] progress_interval_secs must be between 1 and 15 (got {tick})");
@@ -183,8 +243,7 @@ pub fn proxy_settings(opts: &ServeOptions) -> anyhow::Result<crate::proxy::serve
         .unwrap_or_else(|| "http://127.0.0.1:8787".to_owned());
     let token = opts.token.clone().or_else(local_token);
     Ok(crate::proxy::serve::Proxy {
-        upstream,
-        server_name: name,
+        upstreams,
         listen: opts.listen,
         approvals: crate::approval::ApprovalClient::new(&approval_url, token),
         hold: HoldSettings {

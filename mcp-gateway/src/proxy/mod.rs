@@ -1,9 +1,11 @@
 //! The proxy: the MCP server side of the gateway, one [`Gateway`] per
-//! downstream session, in front of one upstream ([`upstream`]).
+//! downstream session, in front of one or more upstreams ([`upstream`]).
 //!
-//! Everything the upstream offers passes through unchanged; only `tools/list`
+//! Everything the upstreams offer passes through unchanged; only `tools/list`
 //! (denied tools hidden, the gateway's two tools added) and `tools/call`
 //! (judged by the policy, held for approval when it says so) are looked at.
+//! With several upstreams their tools, prompts and resources are merged, and
+//! a name two upstreams share becomes `server__name` ([`catalog`]).
 
 // Logging and resources/subscribe are deprecated in the newest protocol but
 // still part of the versions we accept; the gateway passes them through.
@@ -18,6 +20,7 @@ use rmcp::service::{NotificationContext, PeerRequestOptions, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
+pub mod catalog;
 pub mod decisions;
 pub mod hold;
 pub mod serve;
@@ -25,6 +28,7 @@ pub mod upstream;
 
 use crate::approval::ApprovalClient;
 use crate::policy::{Action, Policy, ToolCall};
+use catalog::{Catalog, Entry};
 use hold::{Call, Hold, HoldSettings, Ledger, Outcome};
 use upstream::{Routes, Upstream};
 
@@ -33,15 +37,21 @@ pub const PENDING_TOOL: &str = "list_pending_approvals";
 
 /// State shared by every session of one gateway.
 pub struct Shared {
-    pub upstream: Arc<Upstream>,
+    /// At least one; their names are unique.
+    pub upstreams: Vec<Arc<Upstream>>,
     pub routes: Arc<Routes>,
     pub policy: Arc<Policy>,
     pub approvals: ApprovalClient,
     pub hold: HoldSettings,
     decisions: decisions::Decisions,
     ledger: Ledger,
-    /// The upstream's tools as last listed, for their annotations.
-    tools: RwLock<HashMap<String, Tool>>,
+    /// Tools as last listed, by the name the client sees: their upstream,
+    /// their own name, annotations and output schema.
+    tools: Catalog<Tool>,
+    /// Prompts by exposed name (several upstreams only).
+    prompts: Catalog<()>,
+    /// Which upstream listed each resource URI (several upstreams only).
+    resources: RwLock<HashMap<String, usize>>,
     /// One tools/list at a time when calls arrive for tools not yet listed
     /// (a burst of calls must not each list the upstream's tools).
     refreshing: tokio::sync::Mutex<()>,
@@ -50,24 +60,30 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(
-        upstream: Arc<Upstream>,
+        upstreams: Vec<Arc<Upstream>>,
         routes: Arc<Routes>,
         policy: Arc<Policy>,
         approvals: ApprovalClient,
         hold: HoldSettings,
     ) -> Arc<Self> {
         Arc::new(Self {
-            upstream,
+            upstreams,
             routes,
             policy,
             decisions: decisions::Decisions::start(approvals.clone()),
             approvals,
             hold,
             ledger: Ledger::default(),
-            tools: RwLock::new(HashMap::new()),
+            tools: Catalog::default(),
+            prompts: Catalog::default(),
+            resources: RwLock::new(HashMap::new()),
             refreshing: tokio::sync::Mutex::new(()),
             sessions: AtomicU64::new(0),
         })
+    }
+
+    fn server_names(&self) -> Vec<String> {
+        self.upstreams.iter().map(|u| u.name.clone()).collect()
     }
 }
 
@@ -76,6 +92,25 @@ pub struct Gateway {
     shared: Arc<Shared>,
     session: u64,
 }
+
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+fn list_request<M: Default>(
+    params: Option<PaginatedRequestParams>,
+) -> RequestOptionalParam<M, PaginatedRequestParams> {
+    RequestOptionalParam {
+        method: Default::default(),
+        params,
+        extensions: Default::default(),
+    }
+}
+
+fn page(cursor: Option<String>) -> Option<PaginatedRequestParams> {
+    cursor.map(|c| PaginatedRequestParams::default().with_cursor(Some(c)))
+}
+
+/// Pages followed per listing at most (a misbehaving upstream cannot loop us).
+const MAX_PAGES: usize = 100;
 
 impl Gateway {
     /// A handler for a new downstream session.
@@ -87,33 +122,36 @@ impl Gateway {
         }
     }
 
-    fn server_name(&self) -> &str {
-        &self.shared.upstream.name
+    fn single(&self) -> bool {
+        self.shared.upstreams.len() == 1
     }
 
-    /// Forwards one request upstream, mapping the client's progress token to
-    /// the upstream's and passing a client cancellation on.
-    /// Boxed so that every request handler, which awaits this, stays small
-    /// in memory; see BENCHMARKS.md (held calls).
+    fn upstream(&self, up: usize) -> &Arc<Upstream> {
+        &self.shared.upstreams[up.min(self.shared.upstreams.len() - 1)]
+    }
+
+    /// Forwards one request to upstream `up`, mapping the client's progress
+    /// token to the upstream's and passing a client cancellation on. Boxed so
+    /// that every request handler, which awaits this, stays small in memory
+    /// (see BENCHMARKS.md, held calls).
     fn forward<'a>(
         &'a self,
+        up: usize,
         request: ClientRequest,
         ctx: &'a RequestContext<RoleServer>,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<ServerResult, McpError>> + Send + 'a>,
-    > {
-        Box::pin(self.forward_inner(request, ctx))
+    ) -> BoxFuture<'a, Result<ServerResult, McpError>> {
+        Box::pin(self.forward_inner(up, request, ctx))
     }
 
     async fn forward_inner(
         &self,
+        up: usize,
         request: ClientRequest,
         ctx: &RequestContext<RoleServer>,
     ) -> Result<ServerResult, McpError> {
         self.shared.routes.touch_session(self.session, &ctx.peer);
-        let peer = self
-            .shared
-            .upstream
+        let upstream = self.upstream(up);
+        let peer = upstream
             .peer()
             .await
             .map_err(|e| McpError::internal_error(e.to_string(), None))?;
@@ -127,14 +165,16 @@ impl Gateway {
         let handle = peer
             .send_request_with_option(request, PeerRequestOptions::no_options().with_meta(meta))
             .await
-            .map_err(|e| upstream_failed(&self.shared.upstream, e))?;
+            .map_err(|e| upstream_failed(upstream, e))?;
         let upstream_token = handle.progress_token.clone();
         let upstream_id = handle.id.clone();
         let routed = match ctx.meta.get_progress_token() {
             Some(token) => {
-                self.shared
-                    .routes
-                    .add_progress(upstream_token.clone(), (ctx.peer.clone(), token));
+                self.shared.routes.add_progress(
+                    up,
+                    upstream_token.clone(),
+                    (ctx.peer.clone(), token),
+                );
                 true
             }
             None => false,
@@ -153,7 +193,7 @@ impl Gateway {
                     mark_complete(&mut r);
                     r
                 })
-                .map_err(|e| upstream_failed(&self.shared.upstream, e))
+                .map_err(|e| upstream_failed(upstream, e))
             }
             _ = ctx.ct.cancelled() => {
                 let _ = peer
@@ -164,81 +204,93 @@ impl Gateway {
         };
         if routed {
             // Kept a moment for progress still in flight, then dropped.
-            self.shared.routes.retire_progress(upstream_token);
+            self.shared.routes.retire_progress(up, upstream_token);
         }
         result
     }
 
-    async fn list_upstream_tools(
+    async fn list_tools_page(
         &self,
+        up: usize,
         params: Option<PaginatedRequestParams>,
         ctx: &RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let request = ClientRequest::ListToolsRequest(RequestOptionalParam {
-            method: Default::default(),
-            params,
-            extensions: Default::default(),
-        });
-        match self.forward(request, ctx).await? {
+        match self
+            .forward(
+                up,
+                ClientRequest::ListToolsRequest(list_request(params)),
+                ctx,
+            )
+            .await?
+        {
             ServerResult::ListToolsResult(r) => Ok(r),
             other => Err(unexpected("tools/list", &other)),
         }
     }
 
-    fn knows_tool(&self, tool: &str) -> bool {
-        self.shared
-            .tools
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(tool)
-    }
-
-    fn remember_tools(&self, tools: &[Tool]) {
-        let mut cache = self.shared.tools.write().unwrap_or_else(|p| p.into_inner());
-        for t in tools {
-            cache.insert(t.name.to_string(), t.clone());
-        }
-    }
-
-    /// Lists every upstream tool (all pages) into the cache. A failure leaves
-    /// the cache as it was: the call is then judged without annotations,
-    /// which can only make it look riskier.
-    async fn refresh_tools(&self, ctx: &RequestContext<RoleServer>) {
-        let mut cursor = None;
-        for _ in 0..100 {
-            let params = cursor
-                .take()
-                .map(|c| PaginatedRequestParams::default().with_cursor(Some(c)));
-            match self.list_upstream_tools(params, ctx).await {
-                Ok(page) => {
-                    self.remember_tools(&page.tools);
-                    match page.next_cursor {
-                        Some(next) => cursor = Some(next),
-                        None => return,
+    /// Lists every tool of every upstream (all pages) into the catalog and
+    /// returns them by exposed name. An upstream that fails to list keeps
+    /// no tools until the next listing; the client is told through the log.
+    async fn refresh_tools(&self, ctx: &RequestContext<RoleServer>) -> Vec<(String, Entry<Tool>)> {
+        let mut items = Vec::new();
+        for up in 0..self.shared.upstreams.len() {
+            let mut cursor = None;
+            for _ in 0..MAX_PAGES {
+                match self.list_tools_page(up, page(cursor.take()), ctx).await {
+                    Ok(p) => {
+                        items.extend(p.tools.into_iter().map(|t| (up, t.name.to_string(), t)));
+                        match p.next_cursor {
+                            Some(next) => cursor = Some(next),
+                            None => break,
+                        }
                     }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e.message, "cannot list the upstream's tools");
-                    return;
+                    Err(e) => {
+                        tracing::warn!(upstream = %self.upstream(up).name, error = %e.message, "cannot list the upstream's tools");
+                        break;
+                    }
                 }
             }
         }
+        let exposed = catalog::expose(items, &self.shared.server_names());
+        self.shared.tools.replace(exposed.iter().cloned());
+        exposed
     }
 
-    /// The tool's annotations as last listed, in the policy's terms.
-    fn annotations(&self, tool: &str) -> crate::policy::ToolAnnotations {
-        let tools = self.shared.tools.read().unwrap_or_else(|p| p.into_inner());
-        policy_annotations(tools.get(tool).and_then(|t| t.annotations.as_ref()))
+    /// Where a tool the client named lives, learning the tools first if the
+    /// client called without listing them.
+    async fn tool_route(
+        &self,
+        exposed: &str,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Option<Entry<Tool>> {
+        if !self.shared.tools.contains(exposed) {
+            let _one_at_a_time = self.shared.refreshing.lock().await;
+            if !self.shared.tools.contains(exposed) {
+                Box::pin(self.refresh_tools(ctx)).await;
+            }
+        }
+        self.shared.tools.get(exposed)
+    }
+
+    fn is_hidden(&self, entry: &Entry<Tool>) -> bool {
+        // In shadow mode nothing is held, denied or hidden.
+        !self.shared.policy.shadow()
+            && self.shared.policy.is_denied_outright(
+                Some(&self.upstream(entry.upstream).name),
+                &entry.name,
+                policy_annotations(entry.item.annotations.as_ref()),
+            )
     }
 
     async fn call_upstream(
         &self,
+        up: usize,
         params: CallToolRequestParams,
         ctx: &RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let tool = params.name.to_string();
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-        match self.forward(request, ctx).await {
+        match self.forward(up, request, ctx).await {
             Ok(ServerResult::CallToolResult(r)) => Ok(CallToolResponse::Complete(r)),
             Ok(ServerResult::InputRequiredResult(r)) => Ok(CallToolResponse::InputRequired(r)),
             Ok(ServerResult::CreateTaskResult(r)) => Ok(CallToolResponse::Task(r)),
@@ -251,6 +303,151 @@ impl Gateway {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Every prompt of every upstream, by exposed name (several upstreams).
+    async fn all_prompts(&self, ctx: &RequestContext<RoleServer>) -> Result<Vec<Prompt>, McpError> {
+        let mut items = Vec::new();
+        for up in 0..self.shared.upstreams.len() {
+            if !self.upstream_has(up, |c| c.prompts.is_some()) {
+                continue;
+            }
+            let mut cursor = None;
+            for _ in 0..MAX_PAGES {
+                let req = ClientRequest::ListPromptsRequest(list_request(page(cursor.take())));
+                let ServerResult::ListPromptsResult(p) = self.forward(up, req, ctx).await? else {
+                    break;
+                };
+                items.extend(
+                    p.prompts
+                        .into_iter()
+                        .map(|pr| (up, pr.name.to_string(), pr)),
+                );
+                match p.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+        let exposed = catalog::expose(items, &self.shared.server_names());
+        self.shared.prompts.replace(exposed.iter().map(|(n, e)| {
+            (
+                n.clone(),
+                Entry {
+                    upstream: e.upstream,
+                    name: e.name.clone(),
+                    item: (),
+                },
+            )
+        }));
+        Ok(exposed
+            .into_iter()
+            .map(|(name, e)| {
+                let mut p = e.item;
+                p.name = name;
+                p
+            })
+            .collect())
+    }
+
+    fn upstream_has(&self, up: usize, has: impl Fn(&ServerCapabilities) -> bool) -> bool {
+        self.upstream(up)
+            .server_info()
+            .is_some_and(|i| has(&i.capabilities))
+    }
+
+    /// Every resource of every upstream (several upstreams), remembering
+    /// which upstream serves each URI.
+    async fn all_resources(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<Vec<Resource>, McpError> {
+        let mut out = Vec::new();
+        let mut owners = HashMap::new();
+        for up in 0..self.shared.upstreams.len() {
+            if !self.upstream_has(up, |c| c.resources.is_some()) {
+                continue;
+            }
+            let mut cursor = None;
+            for _ in 0..MAX_PAGES {
+                let req = ClientRequest::ListResourcesRequest(list_request(page(cursor.take())));
+                let ServerResult::ListResourcesResult(p) = self.forward(up, req, ctx).await? else {
+                    break;
+                };
+                for r in p.resources {
+                    owners.insert(r.uri.clone(), up);
+                    out.push(r);
+                }
+                match p.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+        *self
+            .shared
+            .resources
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = owners;
+        Ok(out)
+    }
+
+    /// The upstream that serves `uri`, when known.
+    fn resource_owner(&self, uri: &str) -> Option<usize> {
+        self.shared
+            .resources
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(uri)
+            .copied()
+    }
+
+    /// Sends `make()` to the owner of `uri`, or else to each upstream with
+    /// resources until one answers without an error.
+    async fn to_resource_owner(
+        &self,
+        uri: &str,
+        make: impl Fn() -> ClientRequest,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<ServerResult, McpError> {
+        if self.single() {
+            return self.forward(0, make(), ctx).await;
+        }
+        if let Some(up) = self.resource_owner(uri) {
+            return self.forward(up, make(), ctx).await;
+        }
+        let mut last = McpError::resource_not_found(format!("no upstream serves {uri}"), None);
+        for up in 0..self.shared.upstreams.len() {
+            if !self.upstream_has(up, |c| c.resources.is_some()) {
+                continue;
+            }
+            match self.forward(up, make(), ctx).await {
+                Ok(r) => return Ok(r),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    /// Starts every upstream (declaring the first client's capabilities to
+    /// it). Fails only when none can start.
+    async fn start_upstreams(&self, client: Option<&ClientCapabilities>) -> Result<(), McpError> {
+        let mut errors = Vec::new();
+        for up in &self.shared.upstreams {
+            if let Some(caps) = client
+                && !up.started().await
+            {
+                up.set_client_capabilities(caps.clone());
+            }
+            if let Err(e) = up.peer().await {
+                tracing::warn!(upstream = %up.name, error = %e, "upstream did not start");
+                errors.push(e.to_string());
+            }
+        }
+        if errors.len() == self.shared.upstreams.len() {
+            return Err(McpError::internal_error(errors.join("; "), None));
+        }
+        Ok(())
     }
 
     async fn gateway_tool(&self, params: &CallToolRequestParams) -> CallToolResult {
@@ -372,9 +569,11 @@ fn mark_complete(result: &mut ServerResult) {
 }
 
 fn upstream_failed(up: &Upstream, e: rmcp::ServiceError) -> McpError {
+    // `up.name` identifies it among several upstreams.
     McpError::internal_error(
         format!(
-            "the upstream MCP server {} failed: {e}; the gateway restarts it if it exited",
+            "the upstream MCP server {} ({}) failed: {e}; the gateway restarts it if it exited",
+            up.name,
             up.spec()
         ),
         None,
@@ -407,19 +606,46 @@ fn gateway_tools() -> Vec<Tool> {
 }
 
 macro_rules! pass {
-    ($self:ident, $ctx:ident, $request:expr, $variant:ident) => {
-        match $self.forward($request, &$ctx).await? {
+    ($self:ident, $ctx:ident, $up:expr, $request:expr, $variant:ident) => {
+        match $self.forward($up, $request, &$ctx).await? {
             ServerResult::$variant(r) => Ok(r.into()),
             other => Err(unexpected(stringify!($variant), &other)),
         }
     };
 }
 
+/// The capabilities of several upstreams together: the union.
+fn merged_info(upstreams: &[Arc<Upstream>]) -> ServerConfig {
+    let mut info = ServerConfig::default();
+    let mut instructions = Vec::new();
+    for up in upstreams {
+        let Some(i) = up.server_info() else { continue };
+        let (c, m) = (&mut info.capabilities, &i.capabilities);
+        c.prompts = c.prompts.take().or_else(|| m.prompts.clone());
+        c.resources = c.resources.take().or_else(|| m.resources.clone());
+        c.logging = c.logging.take().or_else(|| m.logging.clone());
+        c.completions = c.completions.take().or_else(|| m.completions.clone());
+        c.tools = c.tools.take().or_else(|| m.tools.clone());
+        if let Some(text) = i.instructions {
+            instructions.push(format!("{}: {text}", up.name));
+        }
+    }
+    info.server_info = Implementation::new("hitl-mcp", env!("CARGO_PKG_VERSION"));
+    if !instructions.is_empty() {
+        info.instructions = Some(instructions.join("\n\n"));
+    }
+    info
+}
+
 impl ServerHandler for Gateway {
     fn get_info(&self) -> ServerConfig {
-        let mut info = self.shared.upstream.server_info().unwrap_or_default();
-        // The gateway's own tools need the tools capability even when the
-        // upstream has none.
+        let mut info = if self.single() {
+            self.shared.upstreams[0].server_info().unwrap_or_default()
+        } else {
+            merged_info(&self.shared.upstreams)
+        };
+        // The gateway's own tools need the tools capability even when no
+        // upstream has tools.
         if info.capabilities.tools.is_none() {
             info.capabilities.tools = Some(ToolsCapability::default());
         }
@@ -433,29 +659,15 @@ impl ServerHandler for Gateway {
     ) -> Result<InitializeResult, McpError> {
         ctx.peer.set_peer_info(request.clone());
         self.shared.routes.touch_session(self.session, &ctx.peer);
-        // The first client's capabilities are what the upstream may use.
-        if !self.shared.upstream.started().await {
-            self.shared
-                .upstream
-                .set_client_capabilities(request.capabilities.clone());
-        }
-        // Connect first so the capabilities we answer with are the upstream's.
-        self.shared
-            .upstream
-            .peer()
-            .await
-            .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+        // Start first so the capabilities we answer with are the upstreams'.
+        self.start_upstreams(Some(&request.capabilities)).await?;
         self.negotiate_initialize(&request)
     }
 
     async fn discover(&self, ctx: RequestContext<RoleServer>) -> Result<DiscoverResult, McpError> {
-        // Start the upstream first, so what we describe is what it offers.
+        // Start the upstreams first, so what we describe is what they offer.
         self.shared.routes.touch_session(self.session, &ctx.peer);
-        self.shared
-            .upstream
-            .peer()
-            .await
-            .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+        self.start_upstreams(None).await?;
         Ok(DiscoverResult::from_server_info(
             self.supported_protocol_versions().into_owned(),
             self.get_info(),
@@ -464,15 +676,61 @@ impl ServerHandler for Gateway {
 
     async fn complete(
         &self,
-        p: CompleteRequestParams,
+        mut p: CompleteRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
-        pass!(
-            self,
-            ctx,
-            ClientRequest::CompleteRequest(CompleteRequest::new(p)),
-            CompleteResult
-        )
+        if self.single() {
+            return pass!(
+                self,
+                ctx,
+                0,
+                ClientRequest::CompleteRequest(CompleteRequest::new(p)),
+                CompleteResult
+            );
+        }
+        // A prompt argument goes to the prompt's upstream under its own name;
+        // a resource template's to whichever upstream completes it.
+        let up = match &mut p.r#ref {
+            Reference::Prompt(prompt) => {
+                let Some(entry) = self.shared.prompts.get(&prompt.name) else {
+                    return Err(McpError::invalid_params(
+                        format!("unknown prompt {}", prompt.name),
+                        None,
+                    ));
+                };
+                prompt.name = entry.name;
+                Some(entry.upstream)
+            }
+            _ => None,
+        };
+        if let Some(up) = up {
+            return pass!(
+                self,
+                ctx,
+                up,
+                ClientRequest::CompleteRequest(CompleteRequest::new(p)),
+                CompleteResult
+            );
+        }
+        let mut last = McpError::invalid_params("no upstream completes this reference", None);
+        for up in 0..self.shared.upstreams.len() {
+            if !self.upstream_has(up, |c| c.completions.is_some()) {
+                continue;
+            }
+            match self
+                .forward(
+                    up,
+                    ClientRequest::CompleteRequest(CompleteRequest::new(p.clone())),
+                    &ctx,
+                )
+                .await
+            {
+                Ok(ServerResult::CompleteResult(r)) => return Ok(r),
+                Ok(other) => last = unexpected("completion/complete", &other),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 
     async fn set_level(
@@ -480,21 +738,45 @@ impl ServerHandler for Gateway {
         p: SetLevelRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.forward(
-            ClientRequest::SetLevelRequest(SetLevelRequest::new(p)),
-            &ctx,
-        )
-        .await
-        .map(|_| ())
+        let mut result = Ok(());
+        for up in 0..self.shared.upstreams.len() {
+            if !self.single() && !self.upstream_has(up, |c| c.logging.is_some()) {
+                continue;
+            }
+            if let Err(e) = self
+                .forward(
+                    up,
+                    ClientRequest::SetLevelRequest(SetLevelRequest::new(p.clone())),
+                    &ctx,
+                )
+                .await
+            {
+                result = Err(e);
+            }
+        }
+        result
     }
 
     async fn get_prompt(
         &self,
-        p: GetPromptRequestParams,
+        mut p: GetPromptRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
+        let up = if self.single() {
+            0
+        } else {
+            if !self.shared.prompts.contains(&p.name) {
+                self.all_prompts(&ctx).await?;
+            }
+            let entry = self.shared.prompts.get(&p.name).ok_or_else(|| {
+                McpError::invalid_params(format!("unknown prompt {}", p.name), None)
+            })?;
+            p.name = entry.name;
+            entry.upstream
+        };
         match self
             .forward(
+                up,
                 ClientRequest::GetPromptRequest(GetPromptRequest::new(p)),
                 &ctx,
             )
@@ -511,12 +793,18 @@ impl ServerHandler for Gateway {
         p: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
-        let req = ClientRequest::ListPromptsRequest(RequestOptionalParam {
-            method: Default::default(),
-            params: p,
-            extensions: Default::default(),
-        });
-        pass!(self, ctx, req, ListPromptsResult)
+        if self.single() {
+            return pass!(
+                self,
+                ctx,
+                0,
+                ClientRequest::ListPromptsRequest(list_request(p)),
+                ListPromptsResult
+            );
+        }
+        Ok(ListPromptsResult::with_all_items(
+            self.all_prompts(&ctx).await?,
+        ))
     }
 
     async fn list_resources(
@@ -524,12 +812,18 @@ impl ServerHandler for Gateway {
         p: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        let req = ClientRequest::ListResourcesRequest(RequestOptionalParam {
-            method: Default::default(),
-            params: p,
-            extensions: Default::default(),
-        });
-        pass!(self, ctx, req, ListResourcesResult)
+        if self.single() {
+            return pass!(
+                self,
+                ctx,
+                0,
+                ClientRequest::ListResourcesRequest(list_request(p)),
+                ListResourcesResult
+            );
+        }
+        Ok(ListResourcesResult::with_all_items(
+            self.all_resources(&ctx).await?,
+        ))
     }
 
     async fn list_resource_templates(
@@ -537,12 +831,37 @@ impl ServerHandler for Gateway {
         p: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        let req = ClientRequest::ListResourceTemplatesRequest(RequestOptionalParam {
-            method: Default::default(),
-            params: p,
-            extensions: Default::default(),
-        });
-        pass!(self, ctx, req, ListResourceTemplatesResult)
+        if self.single() {
+            return pass!(
+                self,
+                ctx,
+                0,
+                ClientRequest::ListResourceTemplatesRequest(list_request(p)),
+                ListResourceTemplatesResult
+            );
+        }
+        let mut all = Vec::new();
+        for up in 0..self.shared.upstreams.len() {
+            if !self.upstream_has(up, |c| c.resources.is_some()) {
+                continue;
+            }
+            let mut cursor = None;
+            for _ in 0..MAX_PAGES {
+                let req =
+                    ClientRequest::ListResourceTemplatesRequest(list_request(page(cursor.take())));
+                let ServerResult::ListResourceTemplatesResult(r) =
+                    self.forward(up, req, &ctx).await?
+                else {
+                    break;
+                };
+                all.extend(r.resource_templates);
+                match r.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+        Ok(ListResourceTemplatesResult::with_all_items(all))
     }
 
     async fn read_resource(
@@ -550,13 +869,9 @@ impl ServerHandler for Gateway {
         p: ReadResourceRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        match self
-            .forward(
-                ClientRequest::ReadResourceRequest(ReadResourceRequest::new(p)),
-                &ctx,
-            )
-            .await?
-        {
+        let uri = p.uri.clone();
+        let make = || ClientRequest::ReadResourceRequest(ReadResourceRequest::new(p.clone()));
+        match self.to_resource_owner(&uri, make, &ctx).await? {
             ServerResult::ReadResourceResult(r) => Ok(ReadResourceResponse::Complete(r)),
             ServerResult::InputRequiredResult(r) => Ok(ReadResourceResponse::InputRequired(r)),
             other => Err(unexpected("resources/read", &other)),
@@ -568,12 +883,9 @@ impl ServerHandler for Gateway {
         p: SubscribeRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.forward(
-            ClientRequest::SubscribeRequest(SubscribeRequest::new(p)),
-            &ctx,
-        )
-        .await
-        .map(|_| ())
+        let uri = p.uri.clone();
+        let make = || ClientRequest::SubscribeRequest(SubscribeRequest::new(p.clone()));
+        self.to_resource_owner(&uri, make, &ctx).await.map(|_| ())
     }
 
     async fn unsubscribe(
@@ -581,12 +893,9 @@ impl ServerHandler for Gateway {
         p: UnsubscribeRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.forward(
-            ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(p)),
-            &ctx,
-        )
-        .await
-        .map(|_| ())
+        let uri = p.uri.clone();
+        let make = || ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(p.clone()));
+        self.to_resource_owner(&uri, make, &ctx).await.map(|_| ())
     }
 
     async fn list_tools(
@@ -595,19 +904,40 @@ impl ServerHandler for Gateway {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         let first_page = p.as_ref().and_then(|p| p.cursor.as_ref()).is_none();
-        let mut result = self.list_upstream_tools(p, &ctx).await?;
-        self.remember_tools(&result.tools);
-        // In shadow mode nothing is held, denied or hidden.
-        if !self.shared.policy.shadow() {
-            let server = self.server_name().to_owned();
-            result.tools.retain(|t| {
-                !self.shared.policy.is_denied_outright(
-                    Some(&server),
-                    &t.name,
-                    policy_annotations(t.annotations.as_ref()),
+        let mut result = if self.single() {
+            // One upstream: its pages, as they are.
+            let page = self.list_tools_page(0, p, &ctx).await?;
+            self.shared.tools.extend(page.tools.iter().map(|t| {
+                (
+                    t.name.to_string(),
+                    Entry {
+                        upstream: 0,
+                        name: t.name.to_string(),
+                        item: t.clone(),
+                    },
                 )
+            }));
+            page
+        } else {
+            let tools = Box::pin(self.refresh_tools(&ctx))
+                .await
+                .into_iter()
+                .map(|(name, e)| {
+                    let mut t = e.item;
+                    t.name = name.into();
+                    t
+                })
+                .collect();
+            ListToolsResult::with_all_items(tools)
+        };
+        result.tools.retain(|t| {
+            let entry = self.shared.tools.get(&t.name).unwrap_or(Entry {
+                upstream: 0,
+                name: t.name.to_string(),
+                item: t.clone(),
             });
-        }
+            !self.is_hidden(&entry)
+        });
         if first_page {
             result.tools.extend(gateway_tools());
         }
@@ -616,7 +946,7 @@ impl ServerHandler for Gateway {
 
     async fn call_tool(
         &self,
-        params: CallToolRequestParams,
+        mut params: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         self.shared.routes.touch_session(self.session, &ctx.peer);
@@ -625,36 +955,47 @@ impl ServerHandler for Gateway {
                 Box::pin(self.gateway_tool(&params)).await,
             ));
         }
-        let server = self.server_name().to_owned();
-        let tool = params.name.to_string();
+        let exposed = params.name.to_string();
+        let route = match self.tool_route(&exposed, &ctx).await {
+            Some(route) => route,
+            // One upstream: let it answer for a tool it did not list.
+            None if self.single() => Entry {
+                upstream: 0,
+                name: exposed.clone(),
+                item: Tool::new(exposed.clone(), "", Arc::new(Default::default())),
+            },
+            None => {
+                return Ok(CallToolResponse::Complete(CallToolResult::error(vec![
+                    ContentBlock::text(format!(
+                        "There is no tool named {exposed}; list the tools to see what is available."
+                    )),
+                ])));
+            }
+        };
+        let up = route.upstream;
+        let server = self.upstream(up).name.clone();
+        let tool = route.name.clone();
+        params.name = tool.clone().into();
         let arguments = params
             .arguments
             .clone()
             .map(Value::Object)
             .unwrap_or(json!({}));
-        // The policy reads the tool's annotations and the hold its output
-        // schema: learn them if the client called without listing first.
-        if !self.knows_tool(&tool) {
-            let _one_at_a_time = self.shared.refreshing.lock().await;
-            if !self.knows_tool(&tool) {
-                Box::pin(self.refresh_tools(&ctx)).await;
-            }
-        }
         let verdict = self.shared.policy.evaluate(
             &ToolCall::new(&tool, &arguments)
                 .with_server(&server)
-                .with_annotations(self.annotations(&tool)),
+                .with_annotations(policy_annotations(route.item.annotations.as_ref())),
         );
         tracing::info!(tool = %tool, server = %server, risk = %verdict.risk, action = %verdict.action.kind(), rule = verdict.rule.as_deref().unwrap_or(""), shadow = self.shared.policy.shadow(), "verdict");
         if self.shared.policy.shadow() {
-            return Box::pin(self.call_upstream(params, &ctx)).await;
+            return Box::pin(self.call_upstream(up, params, &ctx)).await;
         }
         let approval = match &verdict.action {
-            Action::Allow => return Box::pin(self.call_upstream(params, &ctx)).await,
+            Action::Allow => return Box::pin(self.call_upstream(up, params, &ctx)).await,
             Action::Deny => {
                 let reasons = verdict.reason_strings();
                 let text = format!(
-                    "The gateway's policy does not allow {tool} with these arguments ({} risk: {}). It did not run; do not retry it.",
+                    "The gateway's policy does not allow {exposed} with these arguments ({} risk: {}). It did not run; do not retry it.",
                     verdict.risk,
                     reasons.join("; ")
                 );
@@ -677,13 +1018,7 @@ impl ServerHandler for Gateway {
             approval: &approval,
             approvers,
             session: Some(principal.clone()),
-            has_output_schema: self
-                .shared
-                .tools
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(&tool)
-                .is_some_and(|t| t.output_schema.is_some()),
+            has_output_schema: route.item.output_schema.is_some(),
         };
         let holder = Hold {
             approvals: &self.shared.approvals,
@@ -695,7 +1030,7 @@ impl ServerHandler for Gateway {
         match Box::pin(holder.run(call, &ctx)).await {
             Outcome::Run(record) => {
                 tracing::info!(approval_id = %record.request_id, tool = %tool, "approved; running");
-                Box::pin(self.call_upstream(params, &ctx)).await
+                Box::pin(self.call_upstream(up, params, &ctx)).await
             }
             Outcome::Answer(result) => Ok(CallToolResponse::Complete(result)),
             Outcome::Cancelled => Err(McpError::internal_error(
@@ -715,8 +1050,10 @@ impl ServerHandler for Gateway {
     }
 
     async fn on_roots_list_changed(&self, _ctx: NotificationContext<RoleServer>) {
-        if let Ok(peer) = self.shared.upstream.peer().await {
-            let _ = peer.notify_roots_list_changed().await;
+        for up in &self.shared.upstreams {
+            if let Ok(peer) = up.peer().await {
+                let _ = peer.notify_roots_list_changed().await;
+            }
         }
     }
 }

@@ -21,9 +21,9 @@ use crate::policy::Policy;
 
 /// Everything `hitl-mcp serve` needs, resolved.
 pub struct Proxy {
-    pub upstream: UpstreamSpec,
-    /// The upstream's name, for policy rules and approval cards.
-    pub server_name: String,
+    /// The upstreams by name (for policy rules and approval cards); at
+    /// least one, names unique.
+    pub upstreams: Vec<(String, UpstreamSpec)>,
     /// Streamable HTTP address; stdio when `None`.
     pub listen: Option<SocketAddr>,
     pub approvals: ApprovalClient,
@@ -49,16 +49,20 @@ fn client_config() -> ClientConfig {
 /// Runs the gateway until the client goes away (stdio) or `stop` (both).
 pub async fn run(opts: Proxy, stop: CancellationToken) -> anyhow::Result<()> {
     let routes = Arc::new(Routes::default());
-    let upstream = Upstream::new(
-        &opts.server_name,
-        opts.upstream.clone(),
-        routes.clone(),
-        client_config(),
-    );
-    // The upstream starts when the first client initializes, so anything it
-    // asks at start (roots, sampling) has a client to answer it.
-    upstream.supervise(stop.clone());
-    let shared = Shared::new(upstream, routes, opts.policy, opts.approvals, opts.hold);
+    let upstreams: Vec<_> = opts
+        .upstreams
+        .iter()
+        .enumerate()
+        .map(|(i, (name, spec))| {
+            Upstream::new(i, name, spec.clone(), routes.clone(), client_config())
+        })
+        .collect();
+    // Upstreams start when the first client initializes, so anything they
+    // ask at start (roots, sampling) has a client to answer it.
+    for up in &upstreams {
+        up.supervise(stop.clone());
+    }
+    let shared = Shared::new(upstreams, routes, opts.policy, opts.approvals, opts.hold);
     match opts.listen {
         None => {
             let running = Gateway::session(&shared)

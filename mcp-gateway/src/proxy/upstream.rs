@@ -53,14 +53,18 @@ pub enum UpstreamError {
     Start { spec: String, cause: String },
 }
 
+/// A downstream session and the progress token its client chose.
+type Downstream = (Peer<RoleServer>, ProgressToken);
+
 /// Where upstream traffic goes back to: downstream sessions and the
 /// downstream progress token behind each upstream one.
 #[derive(Default)]
 pub struct Routes {
-    progress: Mutex<HashMap<ProgressToken, (Peer<RoleServer>, ProgressToken)>>,
+    /// Keyed by upstream index too: each upstream numbers its tokens itself.
+    progress: Mutex<HashMap<(usize, ProgressToken), Downstream>>,
     /// Routes of finished calls, dropped once their grace period is over
     /// (swept on each new route: no timer task per call).
-    retired: Mutex<std::collections::VecDeque<(Instant, ProgressToken)>>,
+    retired: Mutex<std::collections::VecDeque<(Instant, (usize, ProgressToken))>>,
     /// Downstream sessions by the gateway's session number, most recent last.
     sessions: Mutex<Vec<(u64, Peer<RoleServer>)>>,
 }
@@ -79,18 +83,19 @@ impl Routes {
 
     pub fn add_progress(
         &self,
+        up: usize,
         upstream: ProgressToken,
         downstream: (Peer<RoleServer>, ProgressToken),
     ) {
-        Self::lock(&self.progress).insert(upstream, downstream);
+        Self::lock(&self.progress).insert((up, upstream), downstream);
     }
 
     /// The call is over: its route stays for [`PROGRESS_GRACE`] more, for
     /// progress still in flight, and is dropped after that.
-    pub fn retire_progress(&self, upstream: ProgressToken) {
+    pub fn retire_progress(&self, up: usize, upstream: ProgressToken) {
         let now = Instant::now();
         let mut retired = Self::lock(&self.retired);
-        retired.push_back((now + PROGRESS_GRACE, upstream));
+        retired.push_back((now + PROGRESS_GRACE, (up, upstream)));
         let mut progress = Self::lock(&self.progress);
         while let Some((when, _)) = retired.front() {
             if *when > now {
@@ -104,9 +109,12 @@ impl Routes {
 
     fn progress_target(
         &self,
+        up: usize,
         upstream: &ProgressToken,
     ) -> Option<(Peer<RoleServer>, ProgressToken)> {
-        Self::lock(&self.progress).get(upstream).cloned()
+        Self::lock(&self.progress)
+            .get(&(up, upstream.clone()))
+            .cloned()
     }
 
     fn sessions(&self) -> Vec<Peer<RoleServer>> {
@@ -120,6 +128,8 @@ impl Routes {
 #[derive(Clone)]
 pub struct UpstreamHandler {
     routes: Arc<Routes>,
+    /// This upstream's place in the gateway's list (for progress routes).
+    index: usize,
     /// What the gateway declares to the upstream: the first client's
     /// capabilities, so the upstream asks only for what a client can answer.
     info: Arc<std::sync::RwLock<ClientConfig>>,
@@ -154,7 +164,10 @@ impl Service<RoleClient> for UpstreamHandler {
     ) -> Result<(), McpError> {
         match notification {
             ServerNotification::ProgressNotification(mut n) => {
-                if let Some((peer, token)) = self.routes.progress_target(&n.params.progress_token) {
+                if let Some((peer, token)) = self
+                    .routes
+                    .progress_target(self.index, &n.params.progress_token)
+                {
                     n.params.progress_token = token;
                     let _ = peer
                         .send_notification(ServerNotification::ProgressNotification(n))
@@ -212,7 +225,9 @@ fn backoff(failures: u32) -> Duration {
 }
 
 impl Upstream {
+    /// Upstream number `index` of the gateway, called `name`.
     pub fn new(
+        index: usize,
         name: &str,
         spec: UpstreamSpec,
         routes: Arc<Routes>,
@@ -223,6 +238,7 @@ impl Upstream {
             spec,
             handler: UpstreamHandler {
                 routes,
+                index,
                 info: Arc::new(std::sync::RwLock::new(info)),
             },
             conn: tokio::sync::Mutex::new(Conn {

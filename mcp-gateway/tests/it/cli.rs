@@ -647,3 +647,33 @@ fn help_hides_secret_environment_values() {
 fn paths_in_output_are_unchanged() {
     assert!(Path::new(env!("CARGO_BIN_EXE_hitl-mcp")).exists());
 }
+
+#[test]
+fn serve_refuses_bad_server_lists_before_starting_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "[[servers]]\nname = \"a\"\ncommand = [\"x\"]\n[[servers]]\nname = \"a\"\nurl = \"http://127.0.0.1:1/mcp\"\n",
+            "two upstreams are named \"a\"",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\ncommand = [\"x\"]\nurl = \"http://127.0.0.1:1/mcp\"\n",
+            "[[servers]] entry 1 (\"a\"): give exactly one of",
+        ),
+        (
+            "[[servers]]\nname = \"a__b\"\ncommand = [\"x\"]\n",
+            "must not contain \"__\"",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\ncmd = [\"x\"]\n",
+            "unknown field `cmd`",
+        ),
+    ];
+    for (i, (text, needle)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("c{i}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let (code, _, err) = run(hitl().args(["serve", "--config"]).arg(&path));
+        assert_eq!(code, 2, "{text}");
+        assert!(err.contains(needle), "{text}: {err}");
+    }
+}
