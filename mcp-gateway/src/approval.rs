@@ -13,7 +13,7 @@ use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApprovalError {
-    #[error("the approval service at {url} is unreachable: {cause}")]
+    #[error("cannot reach the approval service at {url}: {cause}")]
     Unreachable { url: String, cause: String },
     #[error("the approval service refused: {message} ({code})")]
     Api {
@@ -22,7 +22,8 @@ pub enum ApprovalError {
         message: String,
         record: Option<Box<ApprovalRecord>>,
     },
-    #[error("unexpected answer from the approval service: {0}")]
+    /// Not the JSON the API speaks (a proxy's error page, a wrong URL...).
+    #[error("{0}")]
     Protocol(String),
 }
 
@@ -37,7 +38,8 @@ impl ApprovalError {
 
 #[derive(Debug, Clone)]
 pub struct ApprovalClient {
-    base: String,
+    /// The service's base URL; a path in it (an API gateway stage) is kept.
+    base: reqwest::Url,
     token: Option<SecretString>,
     http: reqwest::Client,
     /// Bounds the requests in flight, and so the connections: a burst of a
@@ -50,7 +52,17 @@ pub struct ApprovalClient {
 const MAX_IN_FLIGHT: usize = 16;
 
 impl ApprovalClient {
-    pub fn new(base_url: &str, token: Option<SecretString>) -> Self {
+    /// A client of the service at `base_url`; refused when that is not an
+    /// http(s) URL.
+    pub fn new(base_url: &str, token: Option<SecretString>) -> Result<Self, ApprovalError> {
+        let base = reqwest::Url::parse(base_url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base())
+            .ok_or_else(|| {
+                ApprovalError::Protocol(format!(
+                    "the approval service URL {base_url:?} is not an http(s) URL, such as http://127.0.0.1:8787"
+                ))
+            })?;
         // Err only means a provider is already installed.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
@@ -58,16 +70,16 @@ impl ApprovalClient {
             .pool_max_idle_per_host(MAX_IN_FLIGHT)
             .build()
             .unwrap_or_default();
-        Self {
+        Ok(Self {
             in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
-            base: base_url.trim_end_matches('/').to_owned(),
+            base,
             token,
             http,
-        }
+        })
     }
 
     pub fn base_url(&self) -> &str {
-        &self.base
+        self.base.as_str()
     }
 
     /// Sends `req` and reads the answer. Boxed: a reqwest future is large,
@@ -94,8 +106,13 @@ impl ApprovalClient {
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| self.unreachable(&e))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes)
-                .map_err(|e| ApprovalError::Protocol(e.to_string()));
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                ApprovalError::Protocol(if e.is_data() {
+                    format!("the approval service's answer is not what HTTP API v1 returns: {e}")
+                } else {
+                    format!("the approval service's answer is not JSON: {e}")
+                })
+            });
         }
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(e) => Err(ApprovalError::Api {
@@ -105,8 +122,11 @@ impl ApprovalClient {
                 record: e.record,
             }),
             Err(_) => Err(ApprovalError::Protocol(format!(
-                "HTTP {status}: {}",
+                "the approval service answered {status}: {}",
                 String::from_utf8_lossy(&bytes)
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
             ))),
         }
     }
@@ -117,23 +137,28 @@ impl ApprovalClient {
             cause = next;
         }
         ApprovalError::Unreachable {
-            url: self.base.clone(),
+            url: self.base.to_string(),
             cause: cause.to_string(),
         }
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+    /// `base` + `/v1/approvals` + `segments`, each segment percent-encoded.
+    fn url(&self, segments: &[&str]) -> reqwest::Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty()
+                .extend(["v1", "approvals"])
+                .extend(segments);
+        }
+        url
     }
 
     pub async fn create(&self, body: &CreateApproval) -> Result<ApprovalRecord, ApprovalError> {
-        self.send(self.http.post(self.url("/v1/approvals")).json(body))
-            .await
+        self.send(self.http.post(self.url(&[])).json(body)).await
     }
 
     pub async fn get(&self, id: &str) -> Result<ApprovalRecord, ApprovalError> {
-        self.send(self.http.get(self.url(&format!("/v1/approvals/{id}"))))
-            .await
+        self.send(self.http.get(self.url(&[id]))).await
     }
 
     /// Long-polls: answers when the request is final or after `wait`.
@@ -141,7 +166,7 @@ impl ApprovalClient {
         let secs = wait.as_secs().clamp(0, 300);
         let req = self
             .http
-            .get(self.url(&format!("/v1/approvals/{id}")))
+            .get(self.url(&[id]))
             .query(&[("wait", secs.to_string())])
             .timeout(Duration::from_secs(secs + 30));
         self.send(req).await
@@ -161,7 +186,7 @@ impl ApprovalClient {
         };
         let req = self
             .http
-            .post(self.url("/v1/approvals/wait"))
+            .post(self.url(&["wait"]))
             .json(&body)
             .timeout(Duration::from_secs(secs + 30));
         let list: ApprovalList = self.send(req).await?;
@@ -178,12 +203,8 @@ impl ApprovalClient {
             by: Some(by.to_owned()),
             reason: Some(reason.to_owned()),
         };
-        self.send(
-            self.http
-                .post(self.url(&format!("/v1/approvals/{id}/cancel")))
-                .json(&body),
-        )
-        .await
+        self.send(self.http.post(self.url(&[id, "cancel"])).json(&body))
+            .await
     }
 
     /// Claims the approval for this one run; refused unless approved, unused
@@ -194,19 +215,15 @@ impl ApprovalClient {
         arguments: Value,
     ) -> Result<ApprovalRecord, ApprovalError> {
         let body = Execution { arguments };
-        self.send(
-            self.http
-                .post(self.url(&format!("/v1/approvals/{id}/execution")))
-                .json(&body),
-        )
-        .await
+        self.send(self.http.post(self.url(&[id, "execution"])).json(&body))
+            .await
     }
 
     pub async fn pending(&self) -> Result<Vec<ApprovalRecord>, ApprovalError> {
         let list: ApprovalList = self
             .send(
                 self.http
-                    .get(self.url("/v1/approvals"))
+                    .get(self.url(&[]))
                     .query(&[("status", "pending"), ("limit", "100")]),
             )
             .await?;

@@ -245,7 +245,7 @@ pub fn proxy_settings(opts: &ServeOptions) -> anyhow::Result<crate::proxy::serve
     Ok(crate::proxy::serve::Proxy {
         upstreams,
         listen: opts.listen,
-        approvals: crate::approval::ApprovalClient::new(&approval_url, token),
+        approvals: crate::approval::ApprovalClient::new(&approval_url, token)?,
         hold: HoldSettings {
             budget_without_progress: Duration::from_secs(
                 opts.hold_budget_secs
@@ -511,56 +511,46 @@ pub struct CheckOutcome {
     pub approved: bool,
 }
 
-/// `GET {url}/v1/approvals/{id}` with the bearer token.
+/// `GET {url}/v1/approvals/{id}` (with `?wait=` when asked) with the bearer token.
 pub async fn check_approval(opts: &CheckOptions) -> anyhow::Result<CheckOutcome> {
-    let mut url = reqwest::Url::parse(&opts.approval_url)
-        .with_context(|| format!("--approval-url {:?} is not a URL", opts.approval_url))?;
-    url.path_segments_mut()
-        .map_err(|()| anyhow::anyhow!("--approval-url {:?} cannot take a path", opts.approval_url))?
-        .pop_if_empty()
-        .extend(["v1", "approvals", &opts.request_id]);
-    if let Some(wait) = opts.wait_secs {
-        url.query_pairs_mut().append_pair("wait", &wait.to_string());
-    }
-    // The rustls build has no crypto provider of its own; installing one
-    // fails only when one is already installed, which is as good.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30 + opts.wait_secs.unwrap_or(0)))
-        .build()
-        .context("building the HTTP client")?;
-    let mut request = client.get(url.clone());
-    if let Some(token) = &opts.token {
-        request = request.bearer_auth(token.expose_secret());
-    }
-    let response = request
-        .send()
-        .await
-        .with_context(|| format!("cannot reach the approval service at {}", opts.approval_url))?;
-    let status = response.status();
-    let body = response
-        .text()
-        .await
-        .context("reading the approval service's answer")?;
-    if !status.is_success() {
-        let message = serde_json::from_str::<Value>(&body)
-            .ok()
-            .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_else(|| body.chars().take(200).collect());
-        match status.as_u16() {
-            404 => bail!("no approval request {:?}: {message}", opts.request_id),
-            401 | 403 => bail!(
-                "the approval service refused the token (set HITL_TOKEN or --token): {message}"
-            ),
-            _ => bail!("the approval service answered {status}: {message}"),
+    use crate::approval::{ApprovalClient, ApprovalError};
+
+    let client = ApprovalClient::new(&opts.approval_url, opts.token.clone())?;
+    let answer = match opts.wait_secs {
+        Some(wait) => {
+            client
+                .wait(&opts.request_id, Duration::from_secs(wait))
+                .await
         }
-    }
-    let record: Value =
-        serde_json::from_str(&body).context("the approval service's answer is not JSON")?;
-    let Some(record_status) = record.get("status").and_then(Value::as_str) else {
-        bail!("the approval service's answer has no status");
+        None => client.get(&opts.request_id).await,
     };
-    let approved = record_status == "approved";
-    Ok(CheckOutcome { record, approved })
+    let record = answer.map_err(|e| match e {
+        ApprovalError::Api {
+            status: 404,
+            message,
+            ..
+        } => {
+            anyhow::anyhow!("no approval request {:?}: {message}", opts.request_id)
+        }
+        ApprovalError::Api {
+            status: 401 | 403,
+            message,
+            ..
+        } => {
+            anyhow::anyhow!(
+                "the approval service refused the token (set HITL_TOKEN or --token): {message}"
+            )
+        }
+        ApprovalError::Api {
+            status, message, ..
+        } => {
+            anyhow::anyhow!("the approval service answered {status}: {message}")
+        }
+        other => anyhow::anyhow!(other),
+    })?;
+    let approved = record.status == hitl_wire::Status::Approved;
+    Ok(CheckOutcome {
+        record: serde_json::to_value(&record)?,
+        approved,
+    })
 }

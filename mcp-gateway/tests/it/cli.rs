@@ -440,9 +440,13 @@ fn fake_service(answers: Vec<(u16, String)>) -> (String, mpsc::Receiver<String>)
     (url, rx)
 }
 
+/// A record as `hitl-bot` serves it (GET /v1/approvals/{id}).
 fn record(status: &str) -> String {
     format!(
-        r#"{{"request_id": "req-1", "status": "{status}", "tool": "write_file", "risk": "high"}}"#
+        r#"{{"request_id": "req-1", "status": "{status}", "requester": "mcp-agent", "tool": "write_file",
+            "arguments": {{"path": "/tmp/x"}}, "arguments_hash": "sha256:00", "risk": "high", "reasons": [],
+            "approvers": [], "quorum": 1, "approvals": [], "timestamp": "2026-11-25T10:00:00Z",
+            "expires_at": "2026-11-25T10:05:00Z", "notification_sent": true}}"#
     )
 }
 
