@@ -66,7 +66,7 @@ pub async fn run(opts: Proxy, stop: CancellationToken) -> anyhow::Result<()> {
     match opts.listen {
         None => {
             let running = Gateway::session(&shared)
-                .serve(rmcp::transport::stdio())
+                .serve(rmcp::transport::io::stdio_pipes())
                 .await
                 .context("MCP handshake with the client on stdio failed")?;
             tokio::select! {
