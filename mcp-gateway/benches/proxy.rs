@@ -51,6 +51,10 @@ fn everything() -> PathBuf {
     bin
 }
 
+fn filesystem() -> PathBuf {
+    everything().with_file_name("mcp-server-filesystem")
+}
+
 async fn client(cmd: tokio::process::Command) -> RunningService<RoleClient, ()> {
     let (transport, _) = TokioChildProcess::builder(cmd)
         .stderr(std::process::Stdio::null())
@@ -60,6 +64,14 @@ async fn client(cmd: tokio::process::Command) -> RunningService<RoleClient, ()> 
 }
 
 fn gateway_cmd(bot_url: &str, extra: &[&str]) -> tokio::process::Command {
+    gateway_cmd_for(bot_url, extra, &[everything().into_os_string()])
+}
+
+fn gateway_cmd_for(
+    bot_url: &str,
+    extra: &[&str],
+    upstream: &[std::ffi::OsString],
+) -> tokio::process::Command {
     // HITL_BENCH_WRAP runs the gateway under a profiler, e.g.
     // "valgrind --tool=massif --massif-out-file=/tmp/massif.out".
     let mut cmd = match std::env::var("HITL_BENCH_WRAP") {
@@ -71,25 +83,26 @@ fn gateway_cmd(bot_url: &str, extra: &[&str]) -> tokio::process::Command {
         }
         _ => tokio::process::Command::new(env!("CARGO_BIN_EXE_hitl-mcp")),
     };
-    cmd.arg("serve").args(extra).arg("--").arg(everything());
+    cmd.arg("serve").args(extra).arg("--").args(upstream);
     cmd.env("HITL_APPROVAL_URL", bot_url)
         .env("HITL_TOKEN", TOKEN)
         .env("RUST_LOG", "error");
     cmd
 }
 
-async fn echo(c: &RunningService<RoleClient, ()>, i: usize) -> Duration {
-    let args = json!({"message": format!("m{i}")})
-        .as_object()
-        .cloned()
-        .unwrap();
+async fn call(
+    c: &RunningService<RoleClient, ()>,
+    tool: &str,
+    args: &serde_json::Value,
+) -> Duration {
+    let args = args.as_object().cloned().unwrap();
     let t = Instant::now();
     let r = c
-        .call_tool(CallToolRequestParams::new("echo").with_arguments(args))
+        .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args))
         .await
         .unwrap();
     let d = t.elapsed();
-    assert_ne!(r.is_error, Some(true));
+    assert_ne!(r.is_error, Some(true), "{tool}: {r:?}");
     d
 }
 
@@ -120,23 +133,33 @@ async fn start_bot() -> (String, Running, tempfile::TempDir) {
     (url, running, dir)
 }
 
-async fn added_latency(bot_url: &str, calls: usize) {
-    let direct = client(tokio::process::Command::new(everything())).await;
-    let gated = client(gateway_cmd(bot_url, &[])).await;
-    for i in 0..200 {
-        echo(&direct, i).await;
-        echo(&gated, i).await;
+/// One tool, called directly on its upstream and through the gateway by the
+/// same kind of client, interleaved so both see the same machine.
+async fn added_latency(
+    bot_url: &str,
+    upstream: &[std::ffi::OsString],
+    tool: &str,
+    args: serde_json::Value,
+    calls: usize,
+) {
+    let mut direct_cmd = tokio::process::Command::new(&upstream[0]);
+    direct_cmd.args(&upstream[1..]);
+    let direct = client(direct_cmd).await;
+    let gated = client(gateway_cmd_for(bot_url, &[], upstream)).await;
+    for _ in 0..200 {
+        call(&direct, tool, &args).await;
+        call(&gated, tool, &args).await;
     }
     let (mut d, mut g) = (Vec::with_capacity(calls), Vec::with_capacity(calls));
-    for i in 0..calls {
-        d.push(echo(&direct, i).await);
-        g.push(echo(&gated, i).await);
+    for _ in 0..calls {
+        d.push(call(&direct, tool, &args).await);
+        g.push(call(&gated, tool, &args).await);
     }
     d.sort();
     g.sort();
     let (d50, g50) = (pct(&d, 0.5), pct(&g, 0.5));
     println!(
-        "auto-allowed echo, {calls} calls each, interleaved: direct p50 {d50:.0} us p99 {:.0} us; through hitl-mcp p50 {g50:.0} us p99 {:.0} us; added p50 {:.0} us, ratio {:.2}x",
+        "auto-allowed {tool}, {calls} calls each, interleaved: direct p50 {d50:.0} us p99 {:.0} us; through hitl-mcp p50 {g50:.0} us p99 {:.0} us; added p50 {:.0} us, ratio {:.2}x",
         pct(&d, 0.99),
         pct(&g, 0.99),
         g50 - d50,
@@ -244,13 +267,31 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let (url, running, _dir) = start_bot().await;
-        // HITL_BENCH_ONLY=held skips the latency runs.
-        if std::env::var("HITL_BENCH_ONLY").as_deref() != Ok("held") {
+        // HITL_BENCH_ONLY=held, =echo or =read runs only that part.
+        let only = std::env::var("HITL_BENCH_ONLY").unwrap_or_default();
+        let runs = |part: &str| only.is_empty() || only == part;
+        if runs("echo") {
+            let ever = [everything().into_os_string()];
             for _ in 0..3 {
-                added_latency(&url, 2000).await;
+                added_latency(&url, &ever, "echo", json!({"message": "hello"}), 2000).await;
             }
         }
-        thousand_held(&url, &running, 1000).await;
+        if runs("read") {
+            // A tool that does some work: reading a 64 KiB file.
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("notes.txt");
+            std::fs::write(&file, "a line of notes\n".repeat(4096)).unwrap();
+            let fs = [
+                filesystem().into_os_string(),
+                dir.path().as_os_str().to_owned(),
+            ];
+            for _ in 0..3 {
+                added_latency(&url, &fs, "read_text_file", json!({"path": file}), 1000).await;
+            }
+        }
+        if runs("held") {
+            thousand_held(&url, &running, 1000).await;
+        }
         running.stop().await;
     });
 }
