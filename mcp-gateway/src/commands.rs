@@ -40,6 +40,10 @@ pub struct ServeOptions {
     pub approval_url: Option<String>,
     pub token: Option<SecretString>,
     pub listen: Option<std::net::SocketAddr>,
+    /// Bearer token HTTP clients must present (with `listen`).
+    pub listen_token: Option<SecretString>,
+    /// Host headers accepted besides localhost (with `listen`).
+    pub allowed_hosts: Vec<String>,
     pub upstream_url: Option<String>,
     pub approver: Option<String>,
     pub timeout_secs: Option<u64>,
@@ -242,8 +246,18 @@ pub fn proxy_settings(opts: &ServeOptions) -> anyhow::Result<crate::proxy::serve
         .clone()
         .unwrap_or_else(|| "http://127.0.0.1:8787".to_owned());
     let token = opts.token.clone().or_else(local_token);
+    if let Some(addr) = opts.listen
+        && !addr.ip().is_loopback()
+        && opts.listen_token.is_none()
+    {
+        bail!(
+            "--listen {addr} is reachable from other machines: set --listen-token (HITL_LISTEN_TOKEN) so clients must present it as a bearer token"
+        );
+    }
     Ok(crate::proxy::serve::Proxy {
         upstreams,
+        listen_token: opts.listen_token.clone(),
+        allowed_hosts: opts.allowed_hosts.clone(),
         listen: opts.listen,
         approvals: crate::approval::ApprovalClient::new(&approval_url, token)?,
         hold: HoldSettings {

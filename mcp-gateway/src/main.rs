@@ -89,6 +89,14 @@ struct ServeArgs {
     /// Speak MCP over Streamable HTTP on this address instead of stdio.
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
+    /// With --listen: the bearer token clients must present. Required when
+    /// the address is not a loopback one.
+    #[arg(long, env = "HITL_LISTEN_TOKEN", hide_env_values = true, value_parser = secret)]
+    listen_token: Option<SecretString>,
+    /// With --listen: a Host header to accept besides localhost (repeatable),
+    /// e.g. the name clients use to reach this machine.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    allowed_hosts: Vec<String>,
     /// Upstream MCP server over Streamable HTTP, instead of a command after --.
     #[arg(long, value_name = "URL")]
     upstream_url: Option<String>,
@@ -263,6 +271,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 config: args.config,
                 token: args.token,
                 listen: args.listen,
+                listen_token: args.listen_token,
+                allowed_hosts: args.allowed_hosts,
                 upstream_url: args.upstream_url,
                 approver: args.approver,
                 timeout_secs: args.timeout,

@@ -26,6 +26,10 @@ pub struct Proxy {
     pub upstreams: Vec<(String, UpstreamSpec)>,
     /// Streamable HTTP address; stdio when `None`.
     pub listen: Option<SocketAddr>,
+    /// Bearer token HTTP clients must present.
+    pub listen_token: Option<secrecy::SecretString>,
+    /// Host headers accepted besides localhost (DNS-rebinding guard).
+    pub allowed_hosts: Vec<String>,
     pub approvals: ApprovalClient,
     pub hold: HoldSettings,
     pub policy: Arc<Policy>,
@@ -75,15 +79,29 @@ pub async fn run(opts: Proxy, stop: CancellationToken) -> anyhow::Result<()> {
             }
         }
         Some(addr) => {
-            let config =
+            let mut config =
                 StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token());
+            if !opts.allowed_hosts.is_empty() {
+                let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"]
+                    .iter()
+                    .map(|h| (*h).to_owned())
+                    .collect();
+                hosts.extend(opts.allowed_hosts.iter().cloned());
+                config = config.with_allowed_hosts(hosts);
+            }
             let factory_shared = shared.clone();
             let service = StreamableHttpService::new(
                 move || Ok(Gateway::session(&factory_shared)),
                 Arc::new(LocalSessionManager::default()),
                 config,
             );
-            let router = axum::Router::new().nest_service("/mcp", service);
+            let mut router = axum::Router::new().nest_service("/mcp", service);
+            if let Some(token) = opts.listen_token {
+                router = router.layer(axum::middleware::from_fn_with_state(
+                    Arc::new(token),
+                    require_bearer,
+                ));
+            }
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
@@ -95,4 +113,36 @@ pub async fn run(opts: Proxy, stop: CancellationToken) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Refuses HTTP requests without `Authorization: Bearer <listen token>`
+/// (constant-time compare), before they reach the MCP session layer.
+async fn require_bearer(
+    axum::extract::State(token): axum::extract::State<Arc<secrecy::SecretString>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use secrecy::ExposeSecret;
+    use subtle::ConstantTimeEq;
+
+    let presented = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if bool::from(presented.as_bytes().ct_eq(token.expose_secret().as_bytes())) {
+        next.run(req).await
+    } else {
+        (
+            axum::http::StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+            axum::Json(serde_json::json!({
+                "code": "unauthorized",
+                "message": "this gateway needs `Authorization: Bearer <token>` (its --listen-token)"
+            })),
+        )
+            .into_response()
+    }
 }

@@ -111,3 +111,43 @@ async def test_the_gateway_in_front_of_an_http_upstream(bot, tmp_path):
     finally:
         upstream.terminate()
         upstream.wait(timeout=10)
+
+
+async def test_a_listen_token_is_required_when_set(bot):
+    import httpx
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [HITL_MCP, "serve", "--listen", f"127.0.0.1:{port}", "--listen-token", "s3cret-token", "--", EVERYTHING],
+        env=dict(os.environ, HITL_APPROVAL_URL=bot.url, HITL_TOKEN=TOKEN, RUST_LOG="warn"),
+    )
+    try:
+        wait_port(port)
+        url = f"http://127.0.0.1:{port}/mcp"
+        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+        headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+        async with httpx.AsyncClient() as http:
+            for bad in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret-token"}):
+                r = await http.post(url, json=init, headers={**headers, **bad})
+                assert r.status_code == 401, (bad, r.status_code, r.text)
+                assert "listen-token" in r.json()["message"]
+        authed = httpx.AsyncClient(headers={"Authorization": "Bearer s3cret-token"})
+        async with authed, streamable_http_client(url, http_client=authed) as (read, write, _):
+            async with ClientSession(read, write) as s:
+                await s.initialize()
+                r = await s.call_tool("get-sum", {"a": 2, "b": 3})
+        assert r.content[0].text == "The sum of 2 and 3 is 5."
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_listening_beyond_loopback_without_a_token_is_refused(bot):
+    out = subprocess.run(
+        [HITL_MCP, "serve", "--listen", "0.0.0.0:0", "--", EVERYTHING],
+        env=dict(os.environ, HITL_APPROVAL_URL=bot.url, HITL_TOKEN=TOKEN),
+        capture_output=True, text=True, timeout=30,
+    )
+    assert out.returncode == 2
+    assert "set --listen-token" in out.stderr, out.stderr
