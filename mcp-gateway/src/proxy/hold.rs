@@ -168,6 +168,11 @@ impl Hold<'_> {
         }
     }
 
+    /// Creates (or finds) the request for `call` without waiting on it.
+    pub async fn create(&self, call: &Call<'_>) -> Result<ApprovalRecord, ApprovalError> {
+        self.find_or_create(call).await
+    }
+
     /// The request already held for this exact call, or a new one.
     async fn find_or_create(&self, call: &Call<'_>) -> Result<ApprovalRecord, ApprovalError> {
         if let Some(id) = self.ledger.get(&call.key) {

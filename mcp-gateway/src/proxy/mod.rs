@@ -24,6 +24,7 @@ pub mod catalog;
 pub mod decisions;
 pub mod hold;
 pub mod serve;
+pub mod tasks;
 pub mod upstream;
 
 use crate::approval::ApprovalClient;
@@ -52,6 +53,8 @@ pub struct Shared {
     prompts: Catalog<()>,
     /// Which upstream listed each resource URI (several upstreams only).
     resources: RwLock<HashMap<String, usize>>,
+    /// Held calls answered as tasks.
+    tasks: tasks::Tasks,
     /// One tools/list at a time when calls arrive for tools not yet listed
     /// (a burst of calls must not each list the upstream's tools).
     refreshing: tokio::sync::Mutex<()>,
@@ -77,6 +80,7 @@ impl Shared {
             tools: Catalog::default(),
             prompts: Catalog::default(),
             resources: RwLock::new(HashMap::new()),
+            tasks: tasks::Tasks::default(),
             refreshing: tokio::sync::Mutex::new(()),
             sessions: AtomicU64::new(0),
         })
@@ -450,6 +454,112 @@ impl Gateway {
         Ok(())
     }
 
+    /// Answers a held call as a task (the client declared the tasks
+    /// extension). The approval request is created now, so an unreachable
+    /// service still refuses at once; the wait, the claim and the run go on
+    /// in the background, and `tasks/get` reads the outcome.
+    async fn start_task(
+        &self,
+        up: usize,
+        params: CallToolRequestParams,
+        ctx: &RequestContext<RoleServer>,
+        held: Held,
+    ) -> Result<CallToolResponse, McpError> {
+        let holder = Hold {
+            approvals: &self.shared.approvals,
+            decisions: &self.shared.decisions,
+            ledger: &self.shared.ledger,
+            settings: &self.shared.hold,
+        };
+        let record = match holder.create(&held.call()).await {
+            Ok(r) => r,
+            Err(e) => {
+                return Ok(CallToolResponse::Complete(hold::unreachable_result(
+                    &held.tool, &e,
+                )));
+            }
+        };
+        let task_id = format!("{}{}", tasks::PREFIX, record.request_id);
+        let message = format!(
+            "waiting for approval of {} (request {}, {} risk), expires {}",
+            record.tool,
+            record.request_id,
+            record.risk,
+            record.expires_at.format("%H:%M UTC")
+        );
+        let (task, cancel) = self.shared.tasks.start(&task_id, message);
+        let mut bg = ctx.clone();
+        bg.ct = cancel;
+        // Nothing to send progress to: the request that asked is answered.
+        bg.meta.0.0.remove("progressToken");
+        let gw = self.clone();
+        tokio::spawn(async move {
+            // Wait as long as the request can live: it expires first.
+            let long = std::time::Duration::from_secs(held.approval.timeout_secs + 60);
+            let settings = HoldSettings {
+                budget_with_progress: long,
+                budget_without_progress: long,
+                ..gw.shared.hold.clone()
+            };
+            let holder = Hold {
+                approvals: &gw.shared.approvals,
+                decisions: &gw.shared.decisions,
+                ledger: &gw.shared.ledger,
+                settings: &settings,
+            };
+            let (payload, message) = match holder.run(held.call(), &bg).await {
+                Outcome::Run(record) => {
+                    let by = record.approver.clone().unwrap_or_default();
+                    match gw.call_upstream(up, params, &bg).await {
+                        Ok(CallToolResponse::Complete(r)) => (
+                            TaskPayload::Completed {
+                                result: tasks::as_object(
+                                    serde_json::to_value(r).unwrap_or_default(),
+                                ),
+                            },
+                            Some(format!("approved by {by}; the call ran")),
+                        ),
+                        Ok(_) => (
+                            TaskPayload::Failed {
+                                error: tasks::as_object(
+                                    json!({"code": -32603, "message": "the upstream answered with another task or an input request"}),
+                                ),
+                            },
+                            None,
+                        ),
+                        Err(e) => (
+                            TaskPayload::Failed {
+                                error: tasks::as_object(
+                                    serde_json::to_value(&e).unwrap_or_default(),
+                                ),
+                            },
+                            Some(e.message.to_string()),
+                        ),
+                    }
+                }
+                Outcome::Answer(r) => {
+                    let text = r
+                        .content
+                        .first()
+                        .and_then(|c| c.as_text())
+                        .map(|t| t.text.clone());
+                    (
+                        TaskPayload::Completed {
+                            result: tasks::as_object(serde_json::to_value(r).unwrap_or_default()),
+                        },
+                        text,
+                    )
+                }
+                Outcome::Cancelled => (
+                    TaskPayload::Cancelled,
+                    Some("cancelled; the approval request was withdrawn".to_owned()),
+                ),
+            };
+            gw.shared.tasks.finish(&task_id, payload, message);
+        });
+        Ok(CallToolResponse::Task(CreateTaskResult::new(task)))
+    }
+
     async fn gateway_tool(&self, params: &CallToolRequestParams) -> CallToolResult {
         let args = params
             .arguments
@@ -533,6 +643,38 @@ impl Gateway {
                     "cannot list pending approvals: {e}"
                 ))]),
             }
+        }
+    }
+}
+
+/// A held call, owned: what a hold needs, also after the request that
+/// asked has been answered (a task runs on).
+struct Held {
+    key: hold::CallKey,
+    server: String,
+    tool: String,
+    arguments: Value,
+    risk: hitl_wire::Risk,
+    reasons: Vec<String>,
+    approval: crate::policy::Approval,
+    approvers: Vec<String>,
+    session: String,
+    has_output_schema: bool,
+}
+
+impl Held {
+    fn call(&self) -> Call<'_> {
+        Call {
+            key: self.key.clone(),
+            server: &self.server,
+            tool: &self.tool,
+            arguments: &self.arguments,
+            risk: self.risk,
+            reasons: self.reasons.clone(),
+            approval: &self.approval,
+            approvers: self.approvers.clone(),
+            session: Some(self.session.clone()),
+            has_output_schema: self.has_output_schema,
         }
     }
 }
@@ -649,6 +791,11 @@ impl ServerHandler for Gateway {
         if info.capabilities.tools.is_none() {
             info.capabilities.tools = Some(ToolsCapability::default());
         }
+        // Held calls can be answered as tasks (SEP-2663).
+        info.capabilities
+            .extensions
+            .get_or_insert_with(Default::default)
+            .insert(TASKS_EXTENSION_ID.to_owned(), JsonObject::new());
         info
     }
 
@@ -1006,20 +1153,25 @@ impl ServerHandler for Gateway {
             }
             Action::RequireApproval(a) => a.clone(),
         };
-        let approvers: Vec<String> = approval.approvers.to_vec();
         let principal = format!("{}#{}", self.shared.hold.requester, self.session);
-        let call = Call {
+        let held = Held {
             key: hold::key(&principal, &server, &tool, &arguments),
-            server: &server,
-            tool: &tool,
-            arguments: &arguments,
+            server,
+            tool,
+            arguments,
             risk: verdict.risk,
             reasons: verdict.reason_strings(),
-            approval: &approval,
-            approvers,
-            session: Some(principal.clone()),
+            approvers: approval.approvers.to_vec(),
+            approval,
+            session: principal,
             has_output_schema: route.item.output_schema.is_some(),
         };
+        if ctx
+            .client_capabilities()
+            .is_some_and(|c| c.supports_tasks())
+        {
+            return Box::pin(self.start_task(up, params, &ctx, held)).await;
+        }
         let holder = Hold {
             approvals: &self.shared.approvals,
             decisions: &self.shared.decisions,
@@ -1027,9 +1179,9 @@ impl ServerHandler for Gateway {
             settings: &self.shared.hold,
         };
         // Boxed: the hold is what a thousand waiting calls keep in memory.
-        match Box::pin(holder.run(call, &ctx)).await {
+        match Box::pin(holder.run(held.call(), &ctx)).await {
             Outcome::Run(record) => {
-                tracing::info!(approval_id = %record.request_id, tool = %tool, "approved; running");
+                tracing::info!(approval_id = %record.request_id, tool = %held.tool, "approved; running");
                 Box::pin(self.call_upstream(up, params, &ctx)).await
             }
             Outcome::Answer(result) => Ok(CallToolResponse::Complete(result)),
@@ -1038,6 +1190,76 @@ impl ServerHandler for Gateway {
                 None,
             )),
         }
+    }
+
+    async fn get_task(
+        &self,
+        p: GetTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, McpError> {
+        if p.task_id.starts_with(tasks::PREFIX) {
+            return self
+                .shared
+                .tasks
+                .get(&p.task_id)
+                .map(GetTaskResult::new)
+                .ok_or_else(|| McpError::invalid_params(format!("no task {:?}", p.task_id), None));
+        }
+        match self
+            .forward(
+                0,
+                ClientRequest::GetTaskRequest(GetTaskRequest::new(p)),
+                &ctx,
+            )
+            .await?
+        {
+            ServerResult::GetTaskResult(r) => Ok(r),
+            other => Err(unexpected("tasks/get", &other)),
+        }
+    }
+
+    async fn cancel_task(
+        &self,
+        p: CancelTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        if p.task_id.starts_with(tasks::PREFIX) {
+            return if self.shared.tasks.cancel(&p.task_id) {
+                Ok(())
+            } else {
+                Err(McpError::invalid_params(
+                    format!("no task {:?}", p.task_id),
+                    None,
+                ))
+            };
+        }
+        self.forward(
+            0,
+            ClientRequest::CancelTaskRequest(CancelTaskRequest::new(p)),
+            &ctx,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn update_task(
+        &self,
+        p: UpdateTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        if p.task_id.starts_with(tasks::PREFIX) {
+            return Err(McpError::invalid_params(
+                "a held call's task takes no input; a person decides it",
+                None,
+            ));
+        }
+        self.forward(
+            0,
+            ClientRequest::UpdateTaskRequest(UpdateTaskRequest::new(p)),
+            &ctx,
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn on_cancelled(

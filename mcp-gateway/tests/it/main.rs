@@ -1,5 +1,6 @@
 //! Integration tests for `hitl-mcp`: the policy (built-in analysis, rules,
-//! config errors, the default template) and the command line.
+//! config errors, the default template), the command line, and held calls
+//! answered as MCP tasks.
 
 // clippy.toml allows unwrap in #[test] functions only; the helpers here
 // are test code too, and a panic in them is a test failure.
@@ -12,4 +13,5 @@ mod rules;
 mod shell;
 mod sql;
 mod support;
+mod tasks;
 mod template;
