@@ -145,7 +145,24 @@ async fn added_latency(
     let mut direct_cmd = tokio::process::Command::new(&upstream[0]);
     direct_cmd.args(&upstream[1..]);
     let direct = client(direct_cmd).await;
-    let gated = client(gateway_cmd_for(bot_url, &[], upstream)).await;
+    // HITL_BENCH_RELAY=socat puts a plain byte relay where the gateway goes:
+    // the floor any proxy in its own process pays for the two extra hops.
+    let relay = std::env::var("HITL_BENCH_RELAY")
+        .ok()
+        .filter(|r| r == "socat");
+    let gated = match relay {
+        Some(_) => {
+            let exec = upstream
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let mut cmd = tokio::process::Command::new("socat");
+            cmd.arg("-").arg(format!("EXEC:{exec}"));
+            client(cmd).await
+        }
+        None => client(gateway_cmd_for(bot_url, &[], upstream)).await,
+    };
     for _ in 0..200 {
         call(&direct, tool, &args).await;
         call(&gated, tool, &args).await;
@@ -159,8 +176,13 @@ async fn added_latency(
     g.sort();
     let (d50, g50) = (pct(&d, 0.5), pct(&g, 0.5));
     println!(
-        "auto-allowed {tool}, {calls} calls each, interleaved: direct p50 {d50:.0} us p99 {:.0} us; through hitl-mcp p50 {g50:.0} us p99 {:.0} us; added p50 {:.0} us, ratio {:.2}x",
+        "auto-allowed {tool}, {calls} calls each, interleaved: direct p50 {d50:.0} us p99 {:.0} us; through {} p50 {g50:.0} us p99 {:.0} us; added p50 {:.0} us, ratio {:.2}x",
         pct(&d, 0.99),
+        if std::env::var("HITL_BENCH_RELAY").is_ok() {
+            "socat"
+        } else {
+            "hitl-mcp"
+        },
         pct(&g, 0.99),
         g50 - d50,
         g50 / d50
