@@ -113,6 +113,9 @@ fn page(cursor: Option<String>) -> Option<PaginatedRequestParams> {
     cursor.map(|c| PaginatedRequestParams::default().with_cursor(Some(c)))
 }
 
+/// One page of a listing: its items and the cursor of the next page.
+type Page<T> = (Vec<T>, Option<String>);
+
 /// Pages followed per listing at most (a misbehaving upstream cannot loop us).
 const MAX_PAGES: usize = 100;
 
@@ -238,26 +241,54 @@ impl Gateway {
     async fn refresh_tools(&self, ctx: &RequestContext<RoleServer>) -> Vec<(String, Entry<Tool>)> {
         let mut items = Vec::new();
         for up in 0..self.shared.upstreams.len() {
-            let mut cursor = None;
-            for _ in 0..MAX_PAGES {
-                match self.list_tools_page(up, page(cursor.take()), ctx).await {
-                    Ok(p) => {
-                        items.extend(p.tools.into_iter().map(|t| (up, t.name.to_string(), t)));
-                        match p.next_cursor {
-                            Some(next) => cursor = Some(next),
-                            None => break,
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(upstream = %self.upstream(up).name, error = %e.message, "cannot list the upstream's tools");
-                        break;
-                    }
+            let listed = self
+                .all_pages(
+                    up,
+                    ctx,
+                    |p| ClientRequest::ListToolsRequest(list_request(p)),
+                    |r| match r {
+                        ServerResult::ListToolsResult(r) => Some((r.tools, r.next_cursor)),
+                        _ => None,
+                    },
+                )
+                .await;
+            match listed {
+                Ok(tools) => items.extend(tools.into_iter().map(|t| (up, t.name.to_string(), t))),
+                Err(e) => {
+                    tracing::warn!(upstream = %self.upstream(up).name, error = %e.message, "cannot list the upstream's tools");
                 }
             }
         }
         let exposed = catalog::expose(items, &self.shared.server_names());
         self.shared.tools.replace(exposed.iter().cloned());
         exposed
+    }
+
+    /// Every page of one listing from upstream `up`: `request` makes the
+    /// request for a cursor, `page_items` takes an answer apart into its
+    /// items and the next cursor (`None`: not the answer expected, stop).
+    async fn all_pages<T>(
+        &self,
+        up: usize,
+        ctx: &RequestContext<RoleServer>,
+        request: fn(Option<PaginatedRequestParams>) -> ClientRequest,
+        page_items: fn(ServerResult) -> Option<Page<T>>,
+    ) -> Result<Vec<T>, McpError> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        for _ in 0..MAX_PAGES {
+            let Some((items, next)) =
+                page_items(self.forward(up, request(page(cursor.take())), ctx).await?)
+            else {
+                break;
+            };
+            out.extend(items);
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        Ok(out)
     }
 
     /// Where a tool the client named lives, learning the tools first if the
@@ -316,22 +347,18 @@ impl Gateway {
             if !self.upstream_has(up, |c| c.prompts.is_some()) {
                 continue;
             }
-            let mut cursor = None;
-            for _ in 0..MAX_PAGES {
-                let req = ClientRequest::ListPromptsRequest(list_request(page(cursor.take())));
-                let ServerResult::ListPromptsResult(p) = self.forward(up, req, ctx).await? else {
-                    break;
-                };
-                items.extend(
-                    p.prompts
-                        .into_iter()
-                        .map(|pr| (up, pr.name.to_string(), pr)),
-                );
-                match p.next_cursor {
-                    Some(next) => cursor = Some(next),
-                    None => break,
-                }
-            }
+            let prompts = self
+                .all_pages(
+                    up,
+                    ctx,
+                    |p| ClientRequest::ListPromptsRequest(list_request(p)),
+                    |r| match r {
+                        ServerResult::ListPromptsResult(r) => Some((r.prompts, r.next_cursor)),
+                        _ => None,
+                    },
+                )
+                .await?;
+            items.extend(prompts.into_iter().map(|pr| (up, pr.name.to_string(), pr)));
         }
         let exposed = catalog::expose(items, &self.shared.server_names());
         self.shared.prompts.replace(exposed.iter().map(|(n, e)| {
@@ -372,20 +399,20 @@ impl Gateway {
             if !self.upstream_has(up, |c| c.resources.is_some()) {
                 continue;
             }
-            let mut cursor = None;
-            for _ in 0..MAX_PAGES {
-                let req = ClientRequest::ListResourcesRequest(list_request(page(cursor.take())));
-                let ServerResult::ListResourcesResult(p) = self.forward(up, req, ctx).await? else {
-                    break;
-                };
-                for r in p.resources {
-                    owners.insert(r.uri.clone(), up);
-                    out.push(r);
-                }
-                match p.next_cursor {
-                    Some(next) => cursor = Some(next),
-                    None => break,
-                }
+            let resources = self
+                .all_pages(
+                    up,
+                    ctx,
+                    |p| ClientRequest::ListResourcesRequest(list_request(p)),
+                    |r| match r {
+                        ServerResult::ListResourcesResult(r) => Some((r.resources, r.next_cursor)),
+                        _ => None,
+                    },
+                )
+                .await?;
+            for r in resources {
+                owners.insert(r.uri.clone(), up);
+                out.push(r);
             }
         }
         *self
@@ -992,21 +1019,20 @@ impl ServerHandler for Gateway {
             if !self.upstream_has(up, |c| c.resources.is_some()) {
                 continue;
             }
-            let mut cursor = None;
-            for _ in 0..MAX_PAGES {
-                let req =
-                    ClientRequest::ListResourceTemplatesRequest(list_request(page(cursor.take())));
-                let ServerResult::ListResourceTemplatesResult(r) =
-                    self.forward(up, req, &ctx).await?
-                else {
-                    break;
-                };
-                all.extend(r.resource_templates);
-                match r.next_cursor {
-                    Some(next) => cursor = Some(next),
-                    None => break,
-                }
-            }
+            let templates = self
+                .all_pages(
+                    up,
+                    &ctx,
+                    |p| ClientRequest::ListResourceTemplatesRequest(list_request(p)),
+                    |r| match r {
+                        ServerResult::ListResourceTemplatesResult(r) => {
+                            Some((r.resource_templates, r.next_cursor))
+                        }
+                        _ => None,
+                    },
+                )
+                .await?;
+            all.extend(templates);
         }
         Ok(ListResourceTemplatesResult::with_all_items(all))
     }
