@@ -398,6 +398,22 @@ pub struct GenerateOptions {
     pub upstream: Vec<String>,
 }
 
+/// Whether `url` points at this machine (127.0.0.0/8, ::1 or localhost).
+pub fn is_loopback_url(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let host = url
+        .host_str()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Placeholder for clients that cannot read the token from elsewhere.
 pub const TOKEN_PLACEHOLDER: &str = "REPLACE_WITH_HITL_TOKEN";
 
@@ -412,14 +428,18 @@ pub fn client_config(opts: &GenerateOptions) -> Value {
         args.push("--".into());
         args.extend(opts.upstream.iter().map(|a| Value::from(a.as_str())));
     }
+    // On this machine the gateway reads the token the service saved, so
+    // nothing needs to be filled in (see `local_token`).
+    let local = is_loopback_url(&opts.approval_url);
     let token = match (&opts.token, opts.client) {
-        (Some(token), _) => token.expose_secret().to_owned(),
+        (Some(token), _) => Some(token.expose_secret().to_owned()),
+        (None, _) if local => None,
         // Claude Code expands ${VAR} in .mcp.json, Cursor ${env:VAR}, and
         // VS Code asks once and keeps the answer in its secret storage.
-        (None, Client::ClaudeCode) => "${HITL_TOKEN}".to_owned(),
-        (None, Client::Cursor) => "${env:HITL_TOKEN}".to_owned(),
-        (None, Client::Vscode) => "${input:hitl-token}".to_owned(),
-        (None, Client::ClaudeDesktop) => TOKEN_PLACEHOLDER.to_owned(),
+        (None, Client::ClaudeCode) => Some("${HITL_TOKEN}".to_owned()),
+        (None, Client::Cursor) => Some("${env:HITL_TOKEN}".to_owned()),
+        (None, Client::Vscode) => Some("${input:hitl-token}".to_owned()),
+        (None, Client::ClaudeDesktop) => Some(TOKEN_PLACEHOLDER.to_owned()),
     };
     let mut server = Map::new();
     if matches!(opts.client, Client::ClaudeCode | Client::Vscode) {
@@ -427,10 +447,11 @@ pub fn client_config(opts: &GenerateOptions) -> Value {
     }
     server.insert("command".into(), opts.gateway_command.clone().into());
     server.insert("args".into(), Value::Array(args));
-    server.insert(
-        "env".into(),
-        json!({ "HITL_APPROVAL_URL": opts.approval_url, "HITL_TOKEN": token }),
-    );
+    let mut env = json!({ "HITL_APPROVAL_URL": opts.approval_url });
+    if let Some(token) = &token {
+        env["HITL_TOKEN"] = token.clone().into();
+    }
+    server.insert("env".into(), env);
     let mut servers = Map::new();
     servers.insert(opts.name.clone(), Value::Object(server));
     match opts.client {
@@ -439,7 +460,7 @@ pub fn client_config(opts: &GenerateOptions) -> Value {
         }
         Client::Vscode => {
             let mut config = json!({ "servers": servers });
-            if opts.token.is_none() {
+            if token.as_deref() == Some("${input:hitl-token}") {
                 config["inputs"] = json!([{
                     "type": "promptString",
                     "id": "hitl-token",

@@ -182,13 +182,10 @@ struct GenerateArgs {
     /// Policy file for the gateway to load (passed as serve --config).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// How the client starts the gateway.
-    #[arg(
-        long = "gateway-command",
-        default_value = "hitl-mcp",
-        value_name = "PATH"
-    )]
-    gateway_command: String,
+    /// How the client starts the gateway [default: this hitl-mcp's full
+    /// path, since desktop clients do not search your shell's PATH].
+    #[arg(long = "gateway-command", value_name = "PATH")]
+    gateway_command: Option<String>,
     /// The upstream MCP server's command and arguments, after --.
     #[arg(last = true, value_name = "UPSTREAM_COMMAND")]
     upstream_command: Vec<String>,
@@ -309,7 +306,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 name: args.name,
                 token: args.token,
                 config: args.config.map(absolute),
-                gateway_command: args.gateway_command,
+                gateway_command: args.gateway_command.unwrap_or_else(|| {
+                    std::env::current_exe()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|_| "hitl-mcp".to_owned())
+                }),
                 upstream: args.upstream_command,
             };
             let config = commands::client_config(&opts);

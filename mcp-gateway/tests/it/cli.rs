@@ -251,16 +251,21 @@ fn generate_config_writes_each_clients_shape() {
         "@modelcontextprotocol/server-filesystem",
         "/tmp",
     ];
+    // A service on another machine: the token has to come from somewhere.
     let with = |client: &str| {
         let mut args = vec![
             "--approval-url",
-            "http://127.0.0.1:8787",
+            "https://hitl.example.com",
             "--client",
             client,
         ];
         args.extend(upstream);
         generate(&args)
     };
+    // Desktop clients do not search the shell's PATH: the full path of this
+    // hitl-mcp is written.
+    let this = std::fs::canonicalize(env!("CARGO_BIN_EXE_hitl-mcp")).unwrap();
+    let this = this.to_str().unwrap();
     let expected_args =
         json(r#"["serve", "--", "npx", "-y", "@modelcontextprotocol/server-filesystem", "/tmp"]"#);
 
@@ -268,9 +273,9 @@ fn generate_config_writes_each_clients_shape() {
     assert_eq!(
         desktop,
         serde_json::json!({ "mcpServers": { "hitl": {
-            "command": "hitl-mcp",
+            "command": this,
             "args": expected_args,
-            "env": { "HITL_APPROVAL_URL": "http://127.0.0.1:8787", "HITL_TOKEN": "REPLACE_WITH_HITL_TOKEN" }
+            "env": { "HITL_APPROVAL_URL": "https://hitl.example.com", "HITL_TOKEN": "REPLACE_WITH_HITL_TOKEN" }
         }}})
     );
     let cursor = with("cursor");
@@ -287,7 +292,7 @@ fn generate_config_writes_each_clients_shape() {
     );
     let vscode = with("vscode");
     assert_eq!(vscode["servers"]["hitl"]["type"], "stdio");
-    assert_eq!(vscode["servers"]["hitl"]["command"], "hitl-mcp");
+    assert_eq!(vscode["servers"]["hitl"]["command"], this);
     assert_eq!(vscode["servers"]["hitl"]["args"], expected_args);
     assert_eq!(
         vscode["servers"]["hitl"]["env"]["HITL_TOKEN"],
@@ -296,6 +301,33 @@ fn generate_config_writes_each_clients_shape() {
     assert_eq!(vscode["inputs"][0]["id"], "hitl-token");
     assert_eq!(vscode["inputs"][0]["password"], true);
     assert!(vscode.get("mcpServers").is_none());
+}
+
+#[test]
+fn generate_config_for_a_service_on_this_machine_needs_no_token() {
+    for url in [
+        "http://127.0.0.1:8787",
+        "http://localhost:8787",
+        "http://[::1]:8787",
+    ] {
+        for client in ["claude-desktop", "claude-code", "cursor", "vscode"] {
+            let v = generate(&[
+                "--approval-url",
+                url,
+                "--client",
+                client,
+                "--",
+                "mcp-server-git",
+            ]);
+            let server = v.get("mcpServers").unwrap_or(&v["servers"])["hitl"].clone();
+            assert_eq!(
+                server["env"],
+                serde_json::json!({ "HITL_APPROVAL_URL": url }),
+                "{client} {url}"
+            );
+            assert!(v.get("inputs").is_none(), "{client}: nothing to prompt for");
+        }
+    }
 }
 
 #[test]
