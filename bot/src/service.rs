@@ -183,10 +183,6 @@ impl ApprovalService {
         &self.waiters
     }
 
-    pub fn clock(&self) -> &Clock {
-        &self.clock
-    }
-
     /// This service as the target of workflow timers.
     pub fn as_due(self: &Arc<Self>) -> Weak<dyn Due> {
         let weak: Weak<dyn Due> = Arc::downgrade(self) as Weak<dyn Due>;

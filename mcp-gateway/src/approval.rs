@@ -27,15 +27,6 @@ pub enum ApprovalError {
     Protocol(String),
 }
 
-impl ApprovalError {
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            ApprovalError::Api { code, .. } => Some(code),
-            _ => None,
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct ApprovalClient {
     /// The service's base URL; a path in it (an API gateway stage) is kept.
@@ -76,10 +67,6 @@ impl ApprovalClient {
             token,
             http,
         })
-    }
-
-    pub fn base_url(&self) -> &str {
-        self.base.as_str()
     }
 
     /// Sends `req` and reads the answer. Boxed: a reqwest future is large,
