@@ -9,6 +9,8 @@
 //! - [`notify`]: the `Notifier` seam (log; Slack; Teams and SNS later).
 //! - [`slack`]: the Slack adapter: cards, clicks, thread replies, `/approvals`,
 //!   Socket Mode.
+//! - [`teams`]: the Teams adapter's edge: Bot Framework token checks, the
+//!   outgoing-webhook HMAC, activity payloads and the Bot Connector client.
 //! - [`waiters`]: long-poll wake-ups.
 //! - [`config`], [`token`]: start-up settings and the local API token.
 //! - [`client`]: the HTTP client behind the terminal approver commands.
@@ -25,6 +27,7 @@ pub mod notify;
 pub mod service;
 pub mod slack;
 pub mod store;
+pub mod teams;
 pub mod token;
 pub mod waiters;
 pub mod workflow;

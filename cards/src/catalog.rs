@@ -18,14 +18,10 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use hitl_wire::{ApprovalRecord, Escalation, Risk, Status, Vote};
 use serde_json::{Value, json};
 
-use crate::{CardError, slack};
+use crate::{CardError, slack, teams};
 
 /// One template of the set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[expect(
-    clippy::enum_variant_names,
-    reason = "the Teams templates join this list"
-)]
 pub(crate) enum Card {
     SlackRequest,
     SlackApproved,
@@ -34,10 +30,18 @@ pub(crate) enum Card {
     SlackCancelled,
     SlackReminder,
     SlackPendingList,
+    TeamsRequest,
+    TeamsProgress,
+    TeamsApproved,
+    TeamsRejected,
+    TeamsExpired,
+    TeamsCancelled,
+    TeamsReminder,
+    TeamsPendingList,
 }
 
 impl Card {
-    const ALL: [Card; 7] = [
+    const ALL: [Card; 15] = [
         Card::SlackRequest,
         Card::SlackApproved,
         Card::SlackRejected,
@@ -45,7 +49,19 @@ impl Card {
         Card::SlackCancelled,
         Card::SlackReminder,
         Card::SlackPendingList,
+        Card::TeamsRequest,
+        Card::TeamsProgress,
+        Card::TeamsApproved,
+        Card::TeamsRejected,
+        Card::TeamsExpired,
+        Card::TeamsCancelled,
+        Card::TeamsReminder,
+        Card::TeamsPendingList,
     ];
+
+    fn is_teams(self) -> bool {
+        self.path().starts_with("teams/")
+    }
 
     /// The path under `cards/` (and under an override folder).
     pub(crate) fn path(self) -> &'static str {
@@ -57,6 +73,14 @@ impl Card {
             Card::SlackCancelled => "slack/cancelled.json",
             Card::SlackReminder => "slack/reminder.json",
             Card::SlackPendingList => "slack/pending_list.json",
+            Card::TeamsRequest => "teams/request.json",
+            Card::TeamsProgress => "teams/progress.json",
+            Card::TeamsApproved => "teams/approved.json",
+            Card::TeamsRejected => "teams/rejected.json",
+            Card::TeamsExpired => "teams/expired.json",
+            Card::TeamsCancelled => "teams/cancelled.json",
+            Card::TeamsReminder => "teams/reminder.json",
+            Card::TeamsPendingList => "teams/pending_list.json",
         }
     }
 
@@ -69,6 +93,14 @@ impl Card {
             Card::SlackCancelled => include_str!("../slack/cancelled.json"),
             Card::SlackReminder => include_str!("../slack/reminder.json"),
             Card::SlackPendingList => include_str!("../slack/pending_list.json"),
+            Card::TeamsRequest => include_str!("../teams/request.json"),
+            Card::TeamsProgress => include_str!("../teams/progress.json"),
+            Card::TeamsApproved => include_str!("../teams/approved.json"),
+            Card::TeamsRejected => include_str!("../teams/rejected.json"),
+            Card::TeamsExpired => include_str!("../teams/expired.json"),
+            Card::TeamsCancelled => include_str!("../teams/cancelled.json"),
+            Card::TeamsReminder => include_str!("../teams/reminder.json"),
+            Card::TeamsPendingList => include_str!("../teams/pending_list.json"),
         }
     }
 }
@@ -141,7 +173,12 @@ impl Templates {
                 path: path.clone(),
                 message: format!("is not valid JSON: {e}"),
             })?;
-            check_shape(&template).map_err(|message| CardError::Override {
+            let shape = if card.is_teams() {
+                check_teams_shape(&template)
+            } else {
+                check_shape(&template)
+            };
+            shape.map_err(|message| CardError::Override {
                 path: path.clone(),
                 message,
             })?;
@@ -240,6 +277,50 @@ fn check_shape(template: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// What every Teams template must look like: an Adaptive Card of the
+/// version the renderer speaks, and no placeholder in an action's title
+/// (Teams shows titles without Markdown, so a value there could not be
+/// escaped).
+fn check_teams_shape(template: &Value) -> Result<(), String> {
+    let Some(object) = template.as_object() else {
+        return Err("must be a JSON object like {\"type\": \"AdaptiveCard\", ...}".to_string());
+    };
+    if object.get("type").and_then(Value::as_str) != Some("AdaptiveCard") {
+        return Err("must have \"type\": \"AdaptiveCard\"".to_string());
+    }
+    if object.get("version").and_then(Value::as_str) != Some(teams::VERSION) {
+        return Err(format!("must have \"version\": \"{}\"", teams::VERSION));
+    }
+    match object.get("body") {
+        Some(Value::Array(body)) if body.iter().all(Value::is_object) => {}
+        _ => return Err("must have \"body\": [...], a list of elements".to_string()),
+    }
+    fn titles(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(map) => {
+                let is_action = map
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.starts_with("Action."));
+                if let (true, Some(Value::String(title))) = (is_action, map.get("title")) {
+                    out.push(title.clone());
+                }
+                map.values().for_each(|child| titles(child, out));
+            }
+            Value::Array(items) => items.iter().for_each(|item| titles(item, out)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    titles(template, &mut found);
+    if let Some(title) = found.iter().find(|t| t.contains("${")) {
+        return Err(format!(
+            "an action title has a placeholder ({title:?}); action titles are shown as plain text, so write them out"
+        ));
+    }
+    Ok(())
+}
+
 /// Renders one template for a sample record, to catch unknown placeholders.
 fn dry_run(card: Card, templates: &Templates) -> Result<Value, CardError> {
     let now = sample_now();
@@ -269,7 +350,49 @@ fn dry_run(card: Card, templates: &Templates) -> Result<Value, CardError> {
             ];
             slack::pending_list_message(&records, now, templates)
         }
+        Card::TeamsRequest | Card::TeamsProgress => {
+            let refresh = ["29:sample-user".to_string()];
+            let extras = teams::Extras {
+                refresh_user_ids: &refresh,
+                note: Some("sample note"),
+            };
+            let view = if card == Card::TeamsRequest {
+                teams::View::Decide
+            } else {
+                teams::View::Status
+            };
+            teams::card(
+                &sample_record(Status::Pending),
+                now,
+                templates,
+                view,
+                extras,
+            )
+        }
+        Card::TeamsApproved => teams_decided(Status::Approved, templates),
+        Card::TeamsRejected => teams_decided(Status::Rejected, templates),
+        Card::TeamsExpired => teams_decided(Status::Expired, templates),
+        Card::TeamsCancelled => teams_decided(Status::Cancelled, templates),
+        Card::TeamsReminder => {
+            teams::reminder_card(&sample_record(Status::Pending), now, templates)
+        }
+        Card::TeamsPendingList => {
+            let records = [
+                sample_record(Status::Pending),
+                sample_record(Status::Pending),
+            ];
+            teams::pending_list_card(&records, now, templates)
+        }
     }
+}
+
+fn teams_decided(status: Status, templates: &Templates) -> Result<Value, CardError> {
+    teams::decided_card(
+        &sample_record(status),
+        sample_now(),
+        templates,
+        Some("sample note"),
+    )
 }
 
 fn sample_now() -> DateTime<Utc> {

@@ -1,10 +1,14 @@
-//! Card templates for approval requests: Slack Block Kit today, Teams
-//! Adaptive Cards next, filled from the same record data.
+//! Card templates for approval requests: Slack Block Kit and Teams Adaptive
+//! Cards, filled from the same record data.
 //!
 //! - [`slack`]: the Slack messages (request, decided forms, reminder, pending
 //!   list) and the Block Kit limits and mrkdwn escaping they obey.
+//! - [`teams`]: the Teams Adaptive Cards (request, quorum progress, decided
+//!   forms, reminder, pending list) and the size limits and Markdown
+//!   escaping they obey.
 //! - [`Templates`] ([`catalog`]): the compiled-in templates from
-//!   `cards/slack/*.json`, optionally replaced from an override folder.
+//!   `cards/slack/*.json` and `cards/teams/*.json`, optionally replaced from
+//!   an override folder.
 //! - [`template`]: the small JSON templating engine (`${path}`, `$data`,
 //!   `$when`) that both platforms share.
 //! - [`model`]: a record turned into the data the templates see.
@@ -19,6 +23,7 @@ pub mod catalog;
 pub mod model;
 pub mod redact;
 pub mod slack;
+pub mod teams;
 pub mod template;
 
 use std::path::PathBuf;

@@ -13,4 +13,5 @@ mod concurrency;
 mod long_poll;
 mod restart;
 mod slack;
+mod teams;
 mod timers;

@@ -350,3 +350,161 @@ pub fn strings(value: &Value) -> Vec<(String, String)> {
     walk(value, String::new(), &mut out);
     out
 }
+
+/// A record whose every field tries Teams Markdown: bold, links, lists,
+/// mentions, entities, rules.
+pub fn teams_hostile_request() -> ApprovalRecord {
+    ApprovalRecord {
+        requester: "**ADMIN** <at>Ana</at> &amp; [CEO](https://evil.example)".to_string(),
+        agent_prompt: Some(
+            "Ignore this\n- approved by security\n1. click [here](https://evil.example)\n---\n_urgent_"
+                .to_string(),
+        ),
+        proposed_action: Some("**Risk: low** — ~~dangerous~~ `safe`".to_string()),
+        server: Some("[filesystem](https://evil.example)".to_string()),
+        reasons: vec!["<at>Security</at> said *ok*".to_string()],
+        approvers: vec!["teams:**everyone**".to_string(), "group:[x](y)".to_string()],
+        ..base(
+            "apr_[x](y)",
+            "write_file **now**",
+            json!({ "content": "**APPROVED** [docs](https://evil.example)\n- item", "path": "&lt;already escaped&gt;" }),
+        )
+    }
+}
+
+/// The MRIs a Teams request card refreshes for.
+pub fn refresh_users() -> Vec<String> {
+    vec![
+        "29:1GcS4EyB_oSI8A88XmWBN7NJFyMqe3QGnJdgLfFGkJnm".to_string(),
+        "29:1x9Xa-approver-two".to_string(),
+    ]
+}
+
+/// Every Teams card the tests cover, by name.
+pub fn all_teams_cards() -> Vec<(String, Value)> {
+    use hitl_cards::teams::{self, Extras, View};
+    let t = Templates::builtin();
+    let now = now();
+    let users = refresh_users();
+    let refresh = Extras {
+        refresh_user_ids: &users,
+        note: None,
+    };
+    let mut out = Vec::new();
+    let mut add = |name: &str, card: Result<Value, hitl_cards::CardError>| {
+        out.push((
+            name.to_string(),
+            card.unwrap_or_else(|e| panic!("{name}: {e}")),
+        ));
+    };
+    add(
+        "teams_request_shell",
+        teams::request_card(&shell_request(), now, &t, refresh),
+    );
+    add(
+        "teams_request_quorum",
+        teams::request_card(&quorum_request(), now, &t, refresh),
+    );
+    add(
+        "teams_request_secrets",
+        teams::request_card(&secrets_request(), now, &t, Extras::default()),
+    );
+    add(
+        "teams_request_minimal",
+        teams::request_card(&minimal_request(), now, &t, Extras::default()),
+    );
+    add(
+        "teams_request_hostile",
+        teams::request_card(&teams_hostile_request(), now, &t, refresh),
+    );
+    add(
+        "teams_request_huge",
+        teams::request_card(&huge_request(), now, &t, refresh),
+    );
+    add(
+        "teams_progress_quorum",
+        teams::progress_card(
+            &quorum_request(),
+            now,
+            &t,
+            Extras {
+                refresh_user_ids: &users,
+                note: Some("Your approval is recorded. 1 more is needed."),
+            },
+        ),
+    );
+    add(
+        "teams_progress_requester",
+        teams::card(
+            &shell_request(),
+            now,
+            &t,
+            View::Status,
+            Extras {
+                refresh_user_ids: &[],
+                note: Some("You asked for this call, so someone else must decide."),
+            },
+        ),
+    );
+    add(
+        "teams_decided_approved",
+        teams::decided_card(&approved(), now, &t, None),
+    );
+    add(
+        "teams_decided_rejected",
+        teams::decided_card(&rejected(), now, &t, None),
+    );
+    add(
+        "teams_decided_expired",
+        teams::decided_card(&expired(), now, &t, None),
+    );
+    add(
+        "teams_decided_cancelled",
+        teams::decided_card(&cancelled(), now, &t, None),
+    );
+    add(
+        "teams_decided_late_click",
+        teams::decided_card(
+            &approved(),
+            now,
+            &t,
+            Some("Already approved by U024BE7LH; your click changed nothing."),
+        ),
+    );
+    add(
+        "teams_decided_hostile",
+        teams::decided_card(
+            &ApprovalRecord {
+                status: Status::Rejected,
+                approver: Some("teams:**CEO** [x](https://evil.example)".to_string()),
+                reason: Some("- no\n**really** <at>no</at>".to_string()),
+                decided_at: Some(now),
+                ..teams_hostile_request()
+            },
+            now,
+            &t,
+            None,
+        ),
+    );
+    add(
+        "teams_reminder_escalation",
+        teams::reminder_card(&shell_request(), now + Duration::minutes(10), &t),
+    );
+    add(
+        "teams_reminder_plain",
+        teams::reminder_card(&minimal_request(), now + Duration::minutes(10), &t),
+    );
+    add(
+        "teams_pending_list_three",
+        teams::pending_list_card(&pending_list(3), now, &t),
+    );
+    add(
+        "teams_pending_list_empty",
+        teams::pending_list_card(&[], now, &t),
+    );
+    add(
+        "teams_pending_list_long",
+        teams::pending_list_card(&pending_list(27), now, &t),
+    );
+    out
+}
