@@ -13,11 +13,9 @@
 //!   outgoing-webhook HMAC, activity payloads and the Bot Connector client.
 //! - [`waiters`]: long-poll wake-ups.
 //! - [`config`], [`token`]: start-up settings and the local API token.
-//! - [`client`]: the HTTP client behind the terminal approver commands.
 //! - [`clock`], [`ids`], [`metrics`]: small shared pieces.
 
 pub mod api;
-pub mod client;
 pub mod clock;
 pub mod config;
 pub mod ids;
