@@ -154,9 +154,7 @@ pub struct ServeConfig {
 
 /// The default data folder: `$XDG_DATA_HOME/hitl` or the platform's equivalent.
 pub fn default_data_dir() -> PathBuf {
-    dirs::data_dir()
-        .map(|d| d.join("hitl"))
-        .unwrap_or_else(|| PathBuf::from(".hitl"))
+    hitl_client::local::platform_data_dir()
 }
 
 impl ServeArgs {

@@ -15,11 +15,9 @@
 //!   `email:…`, bare names) and people linked across them.
 //! - [`waiters`]: long-poll wake-ups.
 //! - [`config`], [`token`]: start-up settings and the local API token.
-//! - [`client`]: the HTTP client behind the terminal approver commands.
 //! - [`clock`], [`ids`], [`metrics`]: small shared pieces.
 
 pub mod api;
-pub mod client;
 pub mod clock;
 pub mod config;
 pub mod ids;

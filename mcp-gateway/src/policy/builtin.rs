@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::findings::Findings;
 use super::paths::{self, PathClass};
-use super::{ToolAnnotations, shell, sql};
+use super::{ToolAnnotations, code, shell, sql};
 
 const READ_ONLY_OP: &str = "read-only operation";
 const STANDARD_OP: &str = "standard operation";
@@ -51,6 +51,8 @@ const SHELL: u16 = 1 << 7;
 /// `get_workflow_run` reads).
 const SHELL_VERB: u16 = 1 << 8;
 const SQL: u16 = 1 << 9;
+/// Runs program code (an interpreter, a notebook, a REPL).
+const CODE: u16 = 1 << 10;
 
 /// The meanings of one word of a tool name (compared without case).
 fn word_flags(word: &str) -> u16 {
@@ -63,7 +65,10 @@ fn word_flags(word: &str) -> u16 {
     }
     match &buf[..word.len()] {
         b"shell" | b"bash" | b"sh" | b"zsh" | b"terminal" | b"powershell" | b"pwsh"
-        | b"subprocess" => SHELL,
+        | b"subprocess" | b"ssh" | b"telnet" | b"winrm" | b"console" | b"tty" | b"pty" => SHELL,
+        b"python" | b"python3" | b"py" | b"node" | b"nodejs" | b"javascript" | b"js" | b"ruby"
+        | b"perl" | b"php" | b"lua" | b"deno" | b"repl" | b"interpreter" | b"jupyter"
+        | b"notebook" | b"ipython" | b"code" | b"script" | b"julia" => CODE,
         b"run" | b"exec" | b"execute" | b"eval" | b"evaluate" | b"spawn" | b"cmd" | b"command"
         | b"commands" => SHELL_VERB,
         b"delete" | b"remove" | b"rm" | b"del" | b"drop" | b"destroy" | b"purge" | b"erase"
@@ -106,6 +111,8 @@ pub(crate) struct NameClass {
     pub(crate) evidence: bool,
     pub(crate) shell: bool,
     pub(crate) sql: bool,
+    /// An interpreter: its plain string arguments are program code.
+    pub(crate) code: bool,
     /// A generic write verb: a file write when the call names a path.
     pub(crate) generic_write: bool,
 }
@@ -175,8 +182,12 @@ pub(crate) fn classify_name(tool: &str) -> NameClass {
     let (read, write, file_write, file_noun) =
         (has(READ), has(WRITE), has(FILE_WRITE), has(FILE_NOUN));
     let (delete, network, shell, sql) = (has(DELETE), has(NETWORK), has(SHELL), has(SQL));
+    // `code` and `script` name what is read in `get_code`, `read_script`.
+    let code = has(CODE) && !(read && flags & (SHELL_VERB | SHELL) == 0 && !has_interpreter(tool));
     let (risk, reason) = if shell {
         (Risk::High, RUNS_SHELL)
+    } else if code {
+        (Risk::High, code::RUNS_CODE)
     } else if delete {
         (Risk::High, DELETES)
     } else if network {
@@ -193,11 +204,25 @@ pub(crate) fn classify_name(tool: &str) -> NameClass {
     NameClass {
         risk,
         reason,
-        evidence: shell || delete || network || file_write || write || read,
+        evidence: shell || code || delete || network || file_write || write || read,
         shell,
         sql,
+        code,
         generic_write: write && !file_noun && !file_write,
     }
+}
+
+/// Whether the name holds an interpreter's own name (so it runs code even
+/// beside a read verb: `python_read_eval`).
+fn has_interpreter(tool: &str) -> bool {
+    name_words(tool).any(|w| {
+        [
+            "python", "python3", "node", "nodejs", "ruby", "perl", "php", "deno", "repl",
+            "ipython", "jupyter",
+        ]
+        .iter()
+        .any(|i| w.eq_ignore_ascii_case(i))
+    })
 }
 
 /// The least risk any call of this tool can get from the built-in
@@ -225,6 +250,8 @@ enum KeyClass {
     Sql,
     /// `query`: SQL when it reads as SQL, plain words otherwise.
     Query,
+    /// Program code (`code`, `script`, `expression`, `function`).
+    Code,
     /// A file or directory the call reads or writes.
     Path,
     /// Where a command runs, or a URL: only secrets count.
@@ -232,6 +259,9 @@ enum KeyClass {
     /// A command's arguments as a list (`args`): part of the command
     /// beside a `command` key, or in a shell tool.
     Argv,
+    /// Prose meant for people (`content`, `text`, `message`, `body`):
+    /// only whole-value paths and metadata endpoints count.
+    Prose,
     Other,
 }
 
@@ -258,15 +288,23 @@ fn classify_key(key: &str) -> KeyClass {
     let n = normalise_key(key, &mut buf);
     let k = &buf[..n];
     match k {
-        b"command" | b"cmd" | b"commandline" | b"shell" | b"script" | b"bash" | b"sh"
-        | b"shellcommand" | b"commandstring" | b"argv" => KeyClass::Shell,
-        b"sql" | b"sqlquery" | b"statement" | b"statements" | b"querysql" => KeyClass::Sql,
+        b"command" | b"cmd" | b"commandline" | b"shell" | b"bash" | b"sh" | b"shellcommand"
+        | b"commandstring" | b"argv" | b"cmdline" | b"entrypoint" | b"run" => KeyClass::Shell,
+        b"sql" | b"sqlquery" | b"statement" | b"statements" | b"querysql" | b"rawsql" => {
+            KeyClass::Sql
+        }
         b"query" | b"q" | b"querystring" => KeyClass::Query,
+        b"code" | b"script" | b"expression" | b"function" | b"js" | b"javascript" | b"python"
+        | b"pycode" | b"program" | b"snippet" | b"source code" | b"sourcecode" | b"eval"
+        | b"pagefunction" | b"cell" => KeyClass::Code,
         b"args" | b"arguments" => KeyClass::Argv,
         b"cwd" | b"workdir" | b"workingdirectory" | b"workingdir" | b"url" | b"uri" | b"to"
-        | b"from" => KeyClass::Location,
+        | b"from" | b"href" | b"endpoint" | b"host" | b"hostname" => KeyClass::Location,
         b"source" | b"src" | b"destination" | b"dest" | b"dst" | b"target" | b"location"
         | b"root" | b"output" | b"outfile" | b"infile" | b"mount" | b"volume" => KeyClass::Path,
+        b"content" | b"contents" | b"text" | b"message" | b"body" | b"description" | b"title"
+        | b"comment" | b"note" | b"notes" | b"markdown" | b"html" | b"summary" | b"prompt"
+        | b"subject" | b"observations" | b"thought" => KeyClass::Prose,
         _ => {
             let ends = |s: &[u8]| k.ends_with(s);
             if ends(b"path")
@@ -289,40 +327,195 @@ fn classify_key(key: &str) -> KeyClass {
     }
 }
 
+/// Longest string analysed as a command, SQL or code; longer text is
+/// rated without being read (critical: it could hold anything).
+pub(crate) const MAX_ANALYSED_LEN: usize = 64 * 1024;
+/// Bytes of argument text analysed per call in all; past it the rest is
+/// rated without being read.
+const ARG_BUDGET: usize = 1024 * 1024;
+
+const TOO_LONG: &str = "an argument is too long to analyse: a person must read it";
+const SENSITIVE_TEXT: &str = SECRET_PATH;
+const METADATA: &str = "reaches a cloud metadata endpoint (instance credentials)";
+
+/// Hosts and addresses of cloud instance metadata services, in the forms
+/// they are written (dotted, decimal, hex, IPv6).
+const METADATA_HOSTS: &[&str] = &[
+    "169.254.169.254",
+    "169.254.170.2",
+    "metadata.google.internal",
+    "metadata.goog",
+    "fd00:ec2::254",
+    "100.100.100.200",
+    "2852039166",
+    "0xa9fea9fe",
+    "0xa9.0xfe.0xa9.0xfe",
+    "0251.0376.0251.0376",
+    "instance-data.ec2.internal",
+    "metadata.azure.com",
+    "169.254.169.123",
+];
+
+/// Whether text names a cloud metadata endpoint (ASCII case ignored).
+pub(crate) fn names_metadata(text: &str) -> bool {
+    let b = text.as_bytes();
+    // One pass for the common prefix bytes keeps this linear.
+    METADATA_HOSTS.iter().any(|h| {
+        let h = h.as_bytes();
+        b.len() >= h.len() && b.windows(h.len()).any(|w| w.eq_ignore_ascii_case(h))
+    })
+}
+
+/// Settings the analysis needs besides the call.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Context<'c> {
+    /// Directories whose content is secret beyond the built-in list (the
+    /// configured `HITL_DATA_DIR`), as `paths::dir_components`.
+    pub(crate) secret_dirs: &'c [Vec<String>],
+}
+
 /// What the arguments showed.
-struct ArgScan {
+struct ArgScan<'c> {
     found: Findings,
+    cx: Context<'c>,
     /// The tool is a shell by name: its plain string arguments are commands.
     shell_tool: bool,
+    /// A PowerShell tool: its commands are PowerShell, not POSIX shell.
+    powershell_tool: bool,
     sql_tool: bool,
+    code_tool: bool,
     saw_shell: bool,
     saw_sql: bool,
     saw_path: bool,
+    /// Argument bytes still to analyse.
+    budget: usize,
 }
 
-impl ArgScan {
+impl ArgScan<'_> {
     fn string(&mut self, key: KeyClass, text: &str, top_level: bool) {
+        if text.len() > self.budget {
+            self.budget = 0;
+            self.found.add(Risk::Critical, TOO_LONG);
+            return;
+        }
+        self.budget -= text.len();
+        self.anywhere(key, text);
         match key {
             KeyClass::Shell => self.shell(text),
             KeyClass::Sql => {
+                if self.too_long(text) {
+                    return;
+                }
                 self.saw_sql |= sql::analyse(text, &mut self.found);
             }
             KeyClass::Query => {
+                if self.too_long(text) {
+                    return;
+                }
                 // `query` is as often a search or a log filter as SQL, even
                 // in tools named after queries: it counts when it reads as SQL.
                 self.saw_sql |= sql::analyse_if_sql(text, &mut self.found);
             }
+            KeyClass::Code => {
+                if self.too_long(text) {
+                    return;
+                }
+                code::analyse(text, &mut self.found);
+                // A `script` may as well be a shell script.
+                if !code::looks_like_code(text) {
+                    self.shell(text);
+                }
+            }
             KeyClass::Path => {
+                // An interpreter's `source` is its program, not a file.
+                if (self.code_tool || self.shell_tool) && !paths::looks_like_path(text) {
+                    self.budget += text.len();
+                    self.string(KeyClass::Other, text, top_level);
+                    return;
+                }
                 self.saw_path = true;
                 self.path(text, true);
             }
             KeyClass::Location => self.path(text, false),
-            KeyClass::Argv | KeyClass::Other => {
-                if top_level && self.shell_tool && key == KeyClass::Other {
+            KeyClass::Argv | KeyClass::Other | KeyClass::Prose => {
+                let program = top_level && key != KeyClass::Argv;
+                if program && self.shell_tool {
                     self.shell(text);
-                } else if top_level && self.sql_tool && key == KeyClass::Other {
-                    self.saw_sql |= sql::analyse_if_sql(text, &mut self.found);
                 }
+                if program && self.code_tool && !self.too_long(text) {
+                    code::analyse(text, &mut self.found);
+                }
+                if program && (self.shell_tool || self.code_tool) {
+                    return;
+                }
+                if top_level && self.sql_tool && key == KeyClass::Other {
+                    if !self.too_long(text) {
+                        self.saw_sql |= sql::analyse_if_sql(text, &mut self.found);
+                    }
+                } else if key == KeyClass::Other && paths::looks_like_path(text) {
+                    // A path under a key not named like one (`name`, `p`,
+                    // `file_or_url`) is still a path.
+                    self.path(text, true);
+                }
+            }
+        }
+    }
+
+    /// Text past the size cap is not analysed.
+    fn too_long(&mut self, text: &str) -> bool {
+        if text.len() > MAX_ANALYSED_LEN {
+            self.found.add(Risk::Critical, TOO_LONG);
+            return true;
+        }
+        false
+    }
+
+    /// Sensitive targets wherever they appear: metadata endpoints, and
+    /// credential paths inside commands, code, URLs and other values.
+    fn anywhere(&mut self, key: KeyClass, text: &str) {
+        if names_metadata(text) {
+            self.found.add(Risk::Critical, METADATA);
+        }
+        if key == KeyClass::Prose && !paths::looks_like_path(text) {
+            return;
+        }
+        if !self.cx.secret_dirs.is_empty()
+            && paths::classify_with(text, self.cx.secret_dirs) == PathClass::Secret
+        {
+            self.found.add_path(Risk::Critical, SECRET_PATH);
+        }
+        if text.len() > MAX_ANALYSED_LEN || !text.contains(['/', '\\', '.']) {
+            return;
+        }
+        // The words of the text that read as paths.
+        for word in text.split(|c: char| {
+            c.is_whitespace()
+                || matches!(
+                    c,
+                    '"' | '\''
+                        | '`'
+                        | '('
+                        | ')'
+                        | ','
+                        | ';'
+                        | '|'
+                        | '&'
+                        | '<'
+                        | '>'
+                        | '='
+                        | '['
+                        | ']'
+                        | '{'
+                        | '}'
+                )
+        }) {
+            if word.len() < 2 || !word.contains(['/', '\\']) && !word.starts_with('.') {
+                continue;
+            }
+            let word = word.trim_start_matches('@');
+            if paths::classify_with(word, self.cx.secret_dirs) == PathClass::Secret {
+                self.found.add_path(Risk::Critical, SENSITIVE_TEXT);
+                return;
             }
         }
     }
@@ -333,13 +526,19 @@ impl ArgScan {
         }
         self.saw_shell = true;
         self.found.add(Risk::High, RUNS_SHELL);
+        if self.too_long(text) {
+            return;
+        }
         shell::analyse(text, &mut self.found);
+        if self.powershell_tool {
+            shell::analyse_powershell(text, &mut self.found);
+        }
     }
 
     fn path(&mut self, text: &str, system_counts: bool) {
-        match paths::classify(text) {
-            PathClass::Secret => self.found.add(Risk::Critical, SECRET_PATH),
-            PathClass::System if system_counts => self.found.add(Risk::Critical, SYSTEM_PATH),
+        match paths::classify_with(text, self.cx.secret_dirs) {
+            PathClass::Secret => self.found.add_path(Risk::Critical, SECRET_PATH),
+            PathClass::System if system_counts => self.found.add_path(Risk::Critical, SYSTEM_PATH),
             _ => {}
         }
     }
@@ -388,11 +587,24 @@ impl ArgScan {
     }
 
     fn argv(&mut self, first: Option<&str>, items: &[Value]) {
+        let total: usize = first.map_or(0, str::len)
+            + items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::len)
+                .sum::<usize>();
+        if total > self.budget || total > MAX_ANALYSED_LEN {
+            self.budget = self.budget.saturating_sub(total);
+            self.found.add(Risk::Critical, TOO_LONG);
+            return;
+        }
+        self.budget -= total;
         let mut words: Vec<&str> = Vec::with_capacity(items.len() + 1);
         if let Some(cmd) = first {
             // The command may itself be a command line (`"npm test"`).
             if cmd.contains(char::is_whitespace) && items.is_empty() {
-                self.shell(cmd);
+                self.budget += total;
+                self.string(KeyClass::Shell, cmd, false);
                 return;
             }
             words.push(cmd);
@@ -401,24 +613,118 @@ impl ArgScan {
         if words.is_empty() {
             return;
         }
+        for w in &words {
+            self.anywhere(KeyClass::Shell, w);
+        }
         self.saw_shell = true;
         self.found.add(Risk::High, RUNS_SHELL);
         shell::analyse_argv(&words, &mut self.found);
     }
 }
 
+/// Words in a tool's description that say it destroys, runs code or
+/// reaches far.
+const DESCRIPTION_SIGNALS: &[(&str, &str)] = &[
+    (
+        "permanently delete",
+        "the server's description says the tool deletes data",
+    ),
+    (
+        "irreversibl",
+        "the server's description says the tool cannot be undone",
+    ),
+    (
+        "cannot be undone",
+        "the server's description says the tool cannot be undone",
+    ),
+    (
+        "destroy",
+        "the server's description says the tool deletes data",
+    ),
+    (
+        "delete",
+        "the server's description says the tool deletes data",
+    ),
+    (
+        "drop ",
+        "the server's description says the tool deletes data",
+    ),
+    (
+        "execute arbitrary",
+        "the server's description says the tool runs code",
+    ),
+    (
+        "arbitrary code",
+        "the server's description says the tool runs code",
+    ),
+    (
+        "shell command",
+        "the server's description says the tool runs commands",
+    ),
+    (
+        "run commands",
+        "the server's description says the tool runs commands",
+    ),
+    (
+        "runs commands",
+        "the server's description says the tool runs commands",
+    ),
+    (
+        "execute command",
+        "the server's description says the tool runs commands",
+    ),
+    (
+        "executes a command",
+        "the server's description says the tool runs commands",
+    ),
+    (
+        "overwrite",
+        "the server's description says the tool overwrites data",
+    ),
+];
+
+/// What the upstream's description says the tool does, when the name
+/// gives no read verb to go by: only ever raises the risk.
+fn description_findings(description: &str, out: &mut Findings) {
+    let lower: String = description
+        .chars()
+        .take(4096)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    for (signal, reason) in DESCRIPTION_SIGNALS {
+        if lower.contains(signal) {
+            out.add(Risk::High, reason);
+        }
+    }
+}
+
+/// One call to judge, as the built-in analysis sees it.
+pub(crate) struct CallFacts<'a> {
+    pub(crate) tool: &'a str,
+    pub(crate) arguments: &'a Value,
+    pub(crate) annotations: ToolAnnotations,
+    pub(crate) description: Option<&'a str>,
+}
+
 /// The built-in verdict on one call: its risk and the reasons.
-pub(crate) fn assess(tool: &str, arguments: &Value, annotations: ToolAnnotations) -> Findings {
-    let name = classify_name(tool);
+pub(crate) fn assess(call: &CallFacts<'_>, cx: Context<'_>) -> Findings {
+    let annotations = call.annotations;
+    let name = classify_name(call.tool);
     let mut scan = ArgScan {
         found: Findings::new(),
+        cx,
         shell_tool: name.shell,
+        powershell_tool: name.shell
+            && name_words(call.tool)
+                .any(|w| w.eq_ignore_ascii_case("powershell") || w.eq_ignore_ascii_case("pwsh")),
         sql_tool: name.sql,
+        code_tool: name.code,
         saw_shell: false,
         saw_sql: false,
         saw_path: false,
+        budget: ARG_BUDGET,
     };
-    scan.walk(arguments, KeyClass::Other, 0);
+    scan.walk(call.arguments, KeyClass::Other, 0);
 
     let mut base = Findings::new();
     if name.sql && scan.saw_sql {
@@ -437,9 +743,51 @@ pub(crate) fn assess(tool: &str, arguments: &Value, annotations: ToolAnnotations
     if annotations.destructive_hint == Some(true) {
         base.add(Risk::High, ANNOTATED_DESTRUCTIVE);
     }
+    if let Some(description) = call.description
+        && name.risk != Risk::Low
+        && annotations.read_only_hint != Some(true)
+    {
+        description_findings(description, &mut base);
+    }
     base.merge(&scan.found);
     if base.is_empty() {
         base.add(Risk::Medium, STANDARD_OP);
     }
     base
+}
+
+/// The built-in verdict on a `resources/read`: file URIs are judged as
+/// paths, http(s) URIs as network reads; secrets, system paths and
+/// metadata endpoints are critical wherever they appear.
+pub(crate) fn assess_resource(uri: &str, cx: Context<'_>) -> Findings {
+    let mut out = Findings::new();
+    let trimmed = uri.trim();
+    let scheme = trimmed.find(':').map(|i| &trimmed[..i]).unwrap_or("");
+    if names_metadata(trimmed) {
+        out.add(Risk::Critical, METADATA);
+    }
+    if scheme.eq_ignore_ascii_case("file") || scheme.is_empty() || scheme.len() == 1 {
+        match paths::classify_with(trimmed, cx.secret_dirs) {
+            PathClass::Secret => out.add_path(Risk::Critical, SECRET_PATH),
+            PathClass::System => out.add_path(Risk::Critical, SYSTEM_PATH),
+            PathClass::Ordinary => out.add(Risk::Low, "reads a file"),
+        }
+        return out;
+    }
+    if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") {
+        out.add(Risk::High, "reads a URL over the network");
+    } else {
+        out.add(Risk::Low, "reads a resource the server provides");
+    }
+    // A custom scheme may still carry a path (`repo://x/../../.ssh/id_rsa`).
+    let rest = trimmed[scheme.len()..]
+        .trim_start_matches(':')
+        .trim_start_matches("//");
+    let rest = rest.find('/').map_or("", |i| &rest[i..]);
+    if paths::classify_with(rest, cx.secret_dirs) == PathClass::Secret
+        || paths::classify_with(trimmed, cx.secret_dirs) == PathClass::Secret
+    {
+        out.add_path(Risk::Critical, SECRET_PATH);
+    }
+    out
 }

@@ -662,6 +662,7 @@ fn name_patterns(
             }
             GlobBuilder::new(s)
                 .literal_separator(false)
+                .case_insensitive(true)
                 .build()
                 .map(|g| NamePattern::Glob(g.compile_matcher()))
                 .map_err(|e| cx.err(span, format!("invalid {name} glob {s:?}: {}", e.kind())))

@@ -17,6 +17,9 @@ pub(crate) struct Findings {
     risk: Risk,
     reasons: [&'static str; MAX_REASONS],
     len: usize,
+    /// A system or secret path was found: no rule may lower the call
+    /// below what was found.
+    sensitive_path: bool,
 }
 
 impl Default for Findings {
@@ -25,6 +28,7 @@ impl Default for Findings {
             risk: Risk::Low,
             reasons: [""; MAX_REASONS],
             len: 0,
+            sensitive_path: false,
         }
     }
 }
@@ -61,8 +65,20 @@ impl Findings {
         }
     }
 
+    /// Records that the call touches a system or secret path.
+    pub(crate) fn add_path(&mut self, risk: Risk, reason: &'static str) {
+        self.sensitive_path = true;
+        self.add(risk, reason);
+    }
+
+    /// Whether a system or secret path was found.
+    pub(crate) fn sensitive_path(&self) -> bool {
+        self.sensitive_path
+    }
+
     /// Adds everything another analysis found.
     pub(crate) fn merge(&mut self, other: &Findings) {
+        self.sensitive_path |= other.sensitive_path;
         for reason in other.reasons() {
             self.add(other.risk, reason);
         }

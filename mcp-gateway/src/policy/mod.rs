@@ -27,6 +27,7 @@
 //! analysis, `findings` collects what it finds.
 
 mod builtin;
+mod code;
 mod config;
 mod findings;
 mod paths;
@@ -88,6 +89,9 @@ pub struct ToolCall<'a> {
     /// The call's `arguments` object.
     pub arguments: &'a Value,
     pub annotations: ToolAnnotations,
+    /// The tool's description from `tools/list`: evidence that can only
+    /// raise the risk.
+    pub description: Option<&'a str>,
 }
 
 impl<'a> ToolCall<'a> {
@@ -97,6 +101,7 @@ impl<'a> ToolCall<'a> {
             tool,
             arguments,
             annotations: ToolAnnotations::default(),
+            description: None,
         }
     }
 
@@ -108,6 +113,32 @@ impl<'a> ToolCall<'a> {
     pub fn with_annotations(mut self, annotations: ToolAnnotations) -> Self {
         self.annotations = annotations;
         self
+    }
+
+    /// The annotations as `tools/list` sent them (a JSON object); values
+    /// that are not booleans are ignored.
+    pub fn with_annotations_json(self, annotations: &Value) -> Self {
+        self.with_annotations(ToolAnnotations::from_json(annotations))
+    }
+
+    /// The tool's description from `tools/list`.
+    pub fn with_description(mut self, description: &'a str) -> Self {
+        self.description = Some(description);
+        self
+    }
+}
+
+impl ToolAnnotations {
+    /// Reads the hints from an MCP `annotations` object, ignoring other
+    /// fields and non-boolean values.
+    pub fn from_json(value: &Value) -> Self {
+        let hint = |name: &str| value.get(name).and_then(Value::as_bool);
+        ToolAnnotations {
+            read_only_hint: hint("readOnlyHint"),
+            destructive_hint: hint("destructiveHint"),
+            idempotent_hint: hint("idempotentHint"),
+            open_world_hint: hint("openWorldHint"),
+        }
     }
 }
 
@@ -330,6 +361,9 @@ pub(crate) struct ApprovalSpec {
     pub(crate) escalation: Option<Arc<Escalation>>,
 }
 
+/// The tool name rules use for resource reads.
+pub const RESOURCE_READ: &str = "resources/read";
+
 const AUTO_APPROVED: &str = "low risk: runs without approval (auto_approve_low_risk)";
 
 /// The loaded policy. Cheap to share behind an `Arc`; evaluation takes
@@ -343,6 +377,8 @@ pub struct Policy {
     auto_approve_low_risk: bool,
     default_approvers: Arc<[String]>,
     default_timeout_secs: Option<u64>,
+    /// Directories whose content is secret beyond the built-in list.
+    secret_dirs: Arc<[Vec<String>]>,
 }
 
 fn level_index(risk: Risk) -> usize {
@@ -365,6 +401,7 @@ impl Default for Policy {
             auto_approve_low_risk: false,
             default_approvers: Arc::from(Vec::new()),
             default_timeout_secs: None,
+            secret_dirs: Arc::from(Vec::new()),
         }
     }
 }
@@ -446,6 +483,25 @@ impl Policy {
         self.default_timeout_secs = secs;
     }
 
+    /// Treats everything under `dir` as secret (hitl's configured data
+    /// folder, `HITL_DATA_DIR`: its API token and database). The default
+    /// data folders on every OS are secret already.
+    pub fn add_secret_dir(&mut self, dir: &Path) {
+        let parts = paths::dir_components(&dir.to_string_lossy());
+        if parts.is_empty() || (parts.len() == 1 && parts[0] == "~") {
+            return;
+        }
+        let mut dirs: Vec<Vec<String>> = self.secret_dirs.to_vec();
+        dirs.push(parts);
+        self.secret_dirs = Arc::from(dirs);
+    }
+
+    fn context(&self) -> builtin::Context<'_> {
+        builtin::Context {
+            secret_dirs: &self.secret_dirs,
+        }
+    }
+
     /// Number of rules loaded.
     pub fn rule_count(&self) -> usize {
         self.rules.len()
@@ -453,8 +509,26 @@ impl Policy {
 
     /// Judges one call.
     pub fn evaluate(&self, call: &ToolCall<'_>) -> Verdict {
-        let found = builtin::assess(call.tool, call.arguments, call.annotations);
+        let facts = builtin::CallFacts {
+            tool: call.tool,
+            arguments: call.arguments,
+            annotations: call.annotations,
+            description: call.description,
+        };
+        let found = builtin::assess(&facts, self.context());
         let rule = self.rules.iter().find(|r| r.matches(call, found.risk()));
+        self.decide(&found, rule)
+    }
+
+    /// Judges a `resources/read` of `uri` from `server`: `file:` URIs are
+    /// judged as paths, `http(s):` URIs as network reads, credentials,
+    /// system paths and metadata endpoints are critical. Rules see it as
+    /// a call of the tool `resources/read` with arguments `{"uri": URI}`.
+    pub fn evaluate_resource(&self, server: &str, uri: &str) -> Verdict {
+        let found = builtin::assess_resource(uri, self.context());
+        let arguments = serde_json::json!({ "uri": uri });
+        let call = ToolCall::new(RESOURCE_READ, &arguments).with_server(server);
+        let rule = self.rules.iter().find(|r| r.matches(&call, found.risk()));
         self.decide(&found, rule)
     }
 
@@ -470,7 +544,10 @@ impl Policy {
             ),
             Some(rule) => {
                 let stated = rule.risk.unwrap_or(builtin_risk);
-                let risk = if rule.override_builtin {
+                // No rule lowers a call below a system- or secret-path
+                // finding, not even with `override = true`.
+                let overrides = rule.override_builtin && !found.sensitive_path();
+                let risk = if overrides {
                     stated
                 } else {
                     stated.max(builtin_risk)
@@ -478,7 +555,7 @@ impl Policy {
                 let level = &self.levels[level_index(risk)];
                 let spec = match &rule.action {
                     None => level,
-                    Some(own) if !rule.override_builtin && builtin_risk > stated => {
+                    Some(own) if !overrides && builtin_risk > stated => {
                         // The arguments show more than the rule expected:
                         // its action may not be lenient enough any more.
                         if own.strictness() >= level.strictness() {
@@ -493,7 +570,7 @@ impl Policy {
                 // added when they explain the level: when the analysis
                 // raised it past the rule's risk, or the rule says nothing.
                 let silent = rule.reasons.is_empty();
-                let builtin_explains = if rule.override_builtin {
+                let builtin_explains = if overrides {
                     rule.risk.is_none() && silent
                 } else {
                     builtin_risk > stated || (builtin_risk == risk && silent)

@@ -21,19 +21,44 @@ pub(crate) enum PathClass {
 /// Components kept while normalising; deeper paths are judged on what fits.
 const MAX_COMPONENTS: usize = 48;
 
-/// Classifies one path as written in a tool argument or a shell word.
-pub(crate) fn classify(raw: &str) -> PathClass {
+/// A path split into its normalised components.
+struct Parsed<'a> {
+    stack: [&'a str; MAX_COMPONENTS],
+    len: usize,
+    /// Starts at the root of a file system, a drive, a share, or climbed
+    /// above its starting point with `..` (so it may land anywhere).
+    rooted: bool,
+    /// Relative to a home directory (`~`, `$HOME`, `%USERPROFILE%`).
+    home: bool,
+    /// Has a Windows drive letter, a `\\?\` prefix or a UNC share.
+    drive: bool,
+}
+
+impl<'a> Parsed<'a> {
+    fn parts(&self) -> &[&'a str] {
+        &self.stack[..self.len]
+    }
+}
+
+fn parse(raw: &str) -> Option<Parsed<'_>> {
     let path = raw.trim();
     if path.is_empty() {
-        return PathClass::Ordinary;
+        return None;
     }
     let path = strip_file_scheme(path);
+    let (path, unc) = strip_verbatim(path);
     let (path, home) = strip_home(path);
     let (path, drive) = strip_drive(path);
+    let drive = drive || unc;
     let absolute = !home && (drive || path.starts_with(['/', '\\']));
 
-    let mut stack: [&str; MAX_COMPONENTS] = [""; MAX_COMPONENTS];
-    let mut len = 0usize;
+    let mut p = Parsed {
+        stack: [""; MAX_COMPONENTS],
+        len: 0,
+        rooted: false,
+        home,
+        drive,
+    };
     // A relative path that climbs above its starting point with `..` may
     // land anywhere, so it is judged as if it were absolute.
     let mut escaped = false;
@@ -41,31 +66,141 @@ pub(crate) fn classify(raw: &str) -> PathClass {
         match part {
             "" | "." => {}
             ".." => {
-                if len > 0 {
-                    len -= 1;
+                if p.len > 0 {
+                    p.len -= 1;
                 } else if !absolute && !home {
                     escaped = true;
                 }
             }
             _ => {
-                if len < MAX_COMPONENTS {
-                    stack[len] = part;
-                    len += 1;
+                if p.len < MAX_COMPONENTS {
+                    p.stack[p.len] = part;
+                    p.len += 1;
                 }
             }
         }
     }
-    let parts = &stack[..len];
-    let rooted = absolute || escaped;
+    p.rooted = absolute || escaped;
+    Some(p)
+}
 
-    let secret = is_secret(parts, rooted);
-    if secret {
+/// Classifies one path as written in a tool argument or a shell word.
+pub(crate) fn classify(raw: &str) -> PathClass {
+    classify_with(raw, &[])
+}
+
+/// Like [`classify`], with more directories whose whole content is secret
+/// (each given as its normalised components, lower case), such as the
+/// configured `HITL_DATA_DIR`.
+pub(crate) fn classify_with(raw: &str, secret_dirs: &[Vec<String>]) -> PathClass {
+    let Some(p) = parse(raw) else {
+        return PathClass::Ordinary;
+    };
+    let parts = p.parts();
+    if is_secret(parts, p.rooted, p.home) || under_any(parts, p.rooted, secret_dirs) {
         return PathClass::Secret;
     }
-    if is_system(parts, rooted, drive) {
+    if is_system(parts, p.rooted, p.drive) {
         return PathClass::System;
     }
     PathClass::Ordinary
+}
+
+/// A directory given in configuration, as the components `classify_with`
+/// compares against (lower case, `.` and `..` resolved, `~` kept as `~`).
+pub(crate) fn dir_components(raw: &str) -> Vec<String> {
+    let Some(p) = parse(raw) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::with_capacity(p.len + 1);
+    if p.home {
+        out.push("~".to_owned());
+    }
+    out.extend(p.parts().iter().map(|s| s.to_ascii_lowercase()));
+    out
+}
+
+fn under_any(parts: &[&str], rooted: bool, dirs: &[Vec<String>]) -> bool {
+    dirs.iter().any(|dir| {
+        if dir.is_empty() {
+            return false;
+        }
+        // `~/x` and `/home/u/x` are compared by what follows the root or
+        // the home folder; a match anywhere in the path counts, so a
+        // relative path that happens to name it from a parent counts too.
+        let dir = match dir.first().map(String::as_str) {
+            Some("~") => &dir[1..],
+            _ => &dir[..],
+        };
+        let _ = rooted;
+        parts
+            .windows(dir.len().max(1))
+            .any(|w| w.len() == dir.len() && w.iter().zip(dir).all(|(a, b)| eq(a, b)))
+    })
+}
+
+/// The normalised form of a path-looking value, for rules to match:
+/// `.` and `..` resolved, separators made `/`, `file://` and Windows
+/// verbatim prefixes dropped; `None` when the value does not look like a
+/// path (no separator).
+pub(crate) fn normalise(raw: &str) -> Option<String> {
+    if !raw.contains(['/', '\\']) || raw.contains('\n') {
+        return None;
+    }
+    let trimmed = raw.trim();
+    // URLs other than file:// are not paths.
+    if let Some(colon) = trimmed.find("://")
+        && !trimmed[..colon].eq_ignore_ascii_case("file")
+    {
+        return None;
+    }
+    let p = parse(trimmed)?;
+    let mut out = String::with_capacity(raw.len());
+    if p.home {
+        out.push('~');
+        out.push('/');
+    } else if p.rooted {
+        out.push('/');
+    }
+    for (i, part) in p.parts().iter().enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        out.push_str(part);
+    }
+    if p.rooted && p.len == 0 && !p.home {
+        out.clear();
+        out.push('/');
+    }
+    Some(out)
+}
+
+/// Whether a value reads as a path on its own: it starts like one
+/// (`/`, `~`, `./`, `../`, `\\`, a drive, `file:`), or holds a separator
+/// and no blanks.
+pub(crate) fn looks_like_path(raw: &str) -> bool {
+    let t = raw.trim();
+    if t.is_empty() || t.len() > 4096 || t.contains('\n') {
+        return false;
+    }
+    if t.starts_with(['/', '~', '\\'])
+        || t.starts_with("./")
+        || t.starts_with("../")
+        || t.starts_with("$HOME")
+        || t.starts_with("${HOME}")
+        || t.starts_with('%')
+        || starts_with_ci(t, "file:")
+    {
+        return true;
+    }
+    let b = t.as_bytes();
+    if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
+        return true;
+    }
+    if t.contains("://") {
+        return false;
+    }
+    t.contains(['/', '\\']) && !t.contains(char::is_whitespace)
 }
 
 /// Whether the path names the whole file system or a whole home directory:
@@ -116,16 +251,43 @@ fn strip_home(path: &str) -> (&str, bool) {
     (path, false)
 }
 
-/// Strips a Windows drive (`C:`); the flag says there was one.
+/// Strips a Windows drive (`C:`); the flag says there was one. A
+/// drive-relative path (`C:Windows\x`, relative to that drive's current
+/// folder, which may well be its root) counts as rooted.
 fn strip_drive(path: &str) -> (&str, bool) {
     let bytes = path.as_bytes();
     if bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' {
-        let rest = &path[2..];
-        if rest.is_empty() || rest.starts_with(['/', '\\']) {
-            return (rest, true);
-        }
+        return (&path[2..], true);
     }
     (path, false)
+}
+
+/// Strips Windows' verbatim and device prefixes (`\\?\`, `\\.\`, `//?/`)
+/// and a UNC server and share (`\\server\share`, `\\?\UNC\server\share`);
+/// the flag says the rest is rooted at a drive or share.
+fn strip_verbatim(path: &str) -> (&str, bool) {
+    let b = path.as_bytes();
+    let sep = |c: u8| c == b'\\' || c == b'/';
+    if b.len() >= 4 && sep(b[0]) && sep(b[1]) && (b[2] == b'?' || b[2] == b'.') && sep(b[3]) {
+        let rest = &path[4..];
+        if rest.len() >= 4 && rest[..3].eq_ignore_ascii_case("UNC") && sep(rest.as_bytes()[3]) {
+            return (skip_share(&rest[4..]), true);
+        }
+        return (rest, true);
+    }
+    if b.len() >= 3 && b[0] == b'\\' && b[1] == b'\\' && !sep(b[2]) {
+        return (skip_share(&path[2..]), true);
+    }
+    (path, false)
+}
+
+/// `server\share\rest` -> `\rest`.
+fn skip_share(s: &str) -> &str {
+    let mut seps = s.match_indices(['\\', '/']);
+    match (seps.next(), seps.next()) {
+        (Some(_), Some((i, _))) => &s[i..],
+        _ => "",
+    }
 }
 
 fn eq(a: &str, b: &str) -> bool {
@@ -152,6 +314,15 @@ const SECRET_DIRS: &[&str] = &[
     ".azure",
     ".kube",
     ".password-store",
+    ".hitl",
+    ".fly",
+    ".oci",
+    "keychains",
+    "keyrings",
+    "kwalletd",
+    "1password",
+    "bitwarden",
+    ".bitwarden",
 ];
 
 /// File names that hold keys, tokens or passwords, wherever they are.
@@ -166,6 +337,7 @@ const SECRET_FILES: &[&str] = &[
     ".netrc",
     "_netrc",
     ".pgpass",
+    ".my.cnf",
     ".git-credentials",
     ".npmrc",
     ".pypirc",
@@ -173,19 +345,66 @@ const SECRET_FILES: &[&str] = &[
     ".htpasswd",
     ".bash_history",
     ".zsh_history",
+    ".psql_history",
+    ".mysql_history",
+    ".python_history",
     ".env",
+    ".envrc",
+    ".boto",
+    ".s3cfg",
+    ".databrickscfg",
+    ".terraformrc",
+    "terraform.rc",
+    "terraform.tfstate",
+    "terraform.tfstate.backup",
     "credentials",
+    "credentials.toml",
     "credentials.json",
     "credentials.db",
+    "credentials.xml",
+    "application_default_credentials.json",
+    "access_tokens.db",
     "service-account.json",
     "secrets.json",
     "secrets.yaml",
     "secrets.yml",
     "secrets.toml",
+    "settings-security.xml",
+    "rclone.conf",
+    // Browser credential and cookie stores (Chromium, Firefox).
+    "login data",
+    "login data for account",
+    "cookies",
+    "cookies.sqlite",
+    "logins.json",
+    "key3.db",
+    "key4.db",
+    "web data",
+    "local state",
+    "ntds.dit",
+    // hitl's own API token and database.
+    "hitl.db",
 ];
 
-/// Extensions of private keys and key stores.
-const SECRET_EXTENSIONS: &[&str] = &[".pem", ".key", ".p12", ".pfx", ".jks", ".keystore"];
+/// Extensions of private keys, key stores and password databases.
+const SECRET_EXTENSIONS: &[&str] = &[
+    ".pem",
+    ".key",
+    ".p12",
+    ".pfx",
+    ".jks",
+    ".keystore",
+    ".kdbx",
+    ".kdb",
+    ".keychain",
+    ".keychain-db",
+    ".1pif",
+    ".opvault",
+    ".agilekeychain",
+    ".gpg",
+    ".ovpn",
+    ".tfvars",
+];
 
 /// Suffixes that make a `.env.*` file a template rather than a secret.
 const ENV_TEMPLATES: &[&str] = &["example", "sample", "template", "dist", "defaults"];
@@ -200,9 +419,43 @@ const SECRET_ETC: &[&str] = &[
     "sudoers",
     "sudoers.d",
     "ssh",
+    "krb5.keytab",
 ];
 
-fn is_secret(parts: &[&str], rooted: bool) -> bool {
+/// Pairs of directories that hold credentials: `(parent, child)`.
+const SECRET_PAIRS: &[(&str, &str)] = &[
+    (".config", "gcloud"),
+    (".config", "gh"),
+    (".config", "hub"),
+    (".config", "doctl"),
+    (".config", "heroku"),
+    (".config", "op"),
+    (".config", "hitl"),
+    (".docker", "config.json"),
+    (".cargo", "credentials"),
+    (".cargo", "credentials.toml"),
+    // Windows credential hives.
+    ("config", "sam"),
+    ("config", "security"),
+    ("config", "system"),
+    ("microsoft", "credentials"),
+    ("microsoft", "protect"),
+    ("microsoft", "vault"),
+    ("kubernetes", "pki"),
+    ("kubernetes", "admin.conf"),
+    ("secrets", "kubernetes.io"),
+];
+
+/// hitl's default data folder on each OS (its API token and database),
+/// as the components that lead to it from a home directory.
+const HITL_DATA_DIRS: &[&[&str]] = &[
+    &[".local", "share", "hitl"],
+    &["library", "application support", "hitl"],
+    &["appdata", "roaming", "hitl"],
+    &["appdata", "local", "hitl"],
+];
+
+fn is_secret(parts: &[&str], rooted: bool, _home: bool) -> bool {
     let Some(&name) = parts.last() else {
         return false;
     };
@@ -219,12 +472,18 @@ fn is_secret(parts: &[&str], rooted: bool) -> bool {
     if SECRET_EXTENSIONS.iter().any(|ext| ends_with_ci(name, ext)) {
         return true;
     }
-    // Cloud CLIs keep tokens under ~/.config/gcloud and ~/.docker/config.json.
     for pair in parts.windows(2) {
-        if eq(pair[0], ".config") && (eq(pair[1], "gcloud") || eq(pair[1], "gh")) {
-            return true;
+        for (a, b) in SECRET_PAIRS {
+            if eq(pair[0], a) && eq(pair[1], b) {
+                return true;
+            }
         }
-        if eq(pair[0], ".docker") && eq(pair[1], "config.json") {
+    }
+    for dir in HITL_DATA_DIRS {
+        if parts
+            .windows(dir.len())
+            .any(|w| w.iter().zip(dir.iter()).all(|(p, d)| eq(p, d)))
+        {
             return true;
         }
     }
@@ -242,6 +501,16 @@ fn is_secret(parts: &[&str], rooted: bool) -> bool {
                     return true;
                 }
             }
+        }
+        // Mounted secrets of containers and Kubernetes pods.
+        if eq(first, "run") && parts.get(1).is_some_and(|p| eq(p, "secrets")) {
+            return true;
+        }
+        if eq(first, "var")
+            && parts.get(1).is_some_and(|p| eq(p, "run"))
+            && parts.get(2).is_some_and(|p| eq(p, "secrets"))
+        {
+            return true;
         }
         // The environment of a process holds its secrets.
         if eq(first, "proc") && (eq(name, "environ") || eq(name, "mem")) {

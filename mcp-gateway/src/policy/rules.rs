@@ -9,9 +9,10 @@ use hitl_wire::Risk;
 use regex::Regex;
 use serde_json::Value;
 
-use super::{ActionSpec, Reason, ToolAnnotations, ToolCall};
+use super::{ActionSpec, Reason, ToolAnnotations, ToolCall, paths};
 
-/// A server or tool name pattern.
+/// A server or tool name pattern, compared without regard to ASCII case
+/// (`deny delete_*` also stops `Delete_File`).
 #[derive(Clone, Debug)]
 pub(crate) enum NamePattern {
     /// No glob characters: compared as a string.
@@ -25,10 +26,15 @@ pub(crate) enum NamePattern {
 
 impl NamePattern {
     fn matches(&self, name: &str) -> bool {
+        let n = name.as_bytes();
         match self {
-            NamePattern::Exact(s) => &**s == name,
-            NamePattern::Prefix(p) => name.starts_with(&**p),
-            NamePattern::Suffix(p) => name.ends_with(&**p),
+            NamePattern::Exact(s) => name.eq_ignore_ascii_case(s),
+            NamePattern::Prefix(p) => {
+                n.len() >= p.len() && n[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+            }
+            NamePattern::Suffix(p) => {
+                n.len() >= p.len() && n[n.len() - p.len()..].eq_ignore_ascii_case(p.as_bytes())
+            }
             NamePattern::Glob(g) => g.is_match(name),
         }
     }
@@ -45,24 +51,54 @@ pub(crate) enum ValueMatcher {
 }
 
 impl ValueMatcher {
-    fn matches_str(&self, s: &str) -> bool {
+    fn matches_raw(&self, s: &str) -> bool {
         match self {
             ValueMatcher::Regex(r) => r.is_match(s),
             ValueMatcher::Glob(g) => g.is_match(s),
         }
     }
 
-    /// Strings are tested as they are; numbers, booleans and null by their
-    /// JSON text; arrays match when any element does.
-    fn matches(&self, value: &Value) -> bool {
+    /// A path-looking string is also tested in its normalised form
+    /// (`/tmp/x/../../etc/cron.d/j` is `/etc/cron.d/j`). A lenient rule
+    /// (one that can let a call through) must match both forms, a strict
+    /// one either, so `..` can neither smuggle a path into an allow rule
+    /// nor out of a deny rule.
+    fn matches_str(&self, s: &str, lenient: bool) -> bool {
+        let raw = self.matches_raw(s);
+        match paths::normalise(s) {
+            Some(norm) if norm != s => {
+                let normalised = self.matches_raw(&norm);
+                if lenient {
+                    raw && normalised
+                } else {
+                    raw || normalised
+                }
+            }
+            _ => raw,
+        }
+    }
+
+    /// Strings are tested as they are (and normalised, when paths);
+    /// numbers, booleans and null by their JSON text; arrays match when any
+    /// element does.
+    fn matches(&self, value: &Value, lenient: bool) -> bool {
         match value {
-            Value::String(s) => self.matches_str(s),
-            Value::Number(n) => self.matches_str(&n.to_string()),
-            Value::Bool(b) => self.matches_str(if *b { "true" } else { "false" }),
-            Value::Null => self.matches_str("null"),
-            Value::Array(items) => items
-                .iter()
-                .any(|item| !item.is_array() && !item.is_object() && self.matches(item)),
+            Value::String(s) => self.matches_str(s, lenient),
+            Value::Number(n) => self.matches_raw(&n.to_string()),
+            Value::Bool(b) => self.matches_raw(if *b { "true" } else { "false" }),
+            Value::Null => self.matches_raw("null"),
+            // A lenient rule must hold for every element, a strict one
+            // for any.
+            Value::Array(items) => {
+                let mut scalars = items.iter().filter(|i| !i.is_array() && !i.is_object());
+                if lenient {
+                    !items.is_empty()
+                        && items.iter().all(|i| !i.is_array() && !i.is_object())
+                        && scalars.all(|item| self.matches(item, lenient))
+                } else {
+                    scalars.any(|item| self.matches(item, lenient))
+                }
+            }
             Value::Object(_) => false,
         }
     }
@@ -77,7 +113,7 @@ pub(crate) struct ArgCondition {
 }
 
 impl ArgCondition {
-    fn matches(&self, arguments: &Value) -> bool {
+    fn matches(&self, arguments: &Value, lenient: bool) -> bool {
         let mut v = arguments;
         for token in &self.pointer {
             v = match v {
@@ -92,7 +128,7 @@ impl ArgCondition {
                 _ => return false,
             };
         }
-        self.matcher.matches(v)
+        self.matcher.matches(v, lenient)
     }
 }
 
@@ -186,7 +222,18 @@ impl Rule {
     pub(crate) fn matches(&self, call: &ToolCall<'_>, builtin_risk: Risk) -> bool {
         self.min_risk.is_none_or(|min| builtin_risk >= min)
             && self.matches_tool(call.server, call.tool, call.annotations)
-            && self.args.iter().all(|c| c.matches(call.arguments))
+            && self
+                .args
+                .iter()
+                .all(|c| c.matches(call.arguments, self.lenient()))
+    }
+
+    /// Whether the rule can let a call run that the levels alone would
+    /// hold: it allows, lowers the risk, or sets it to low or medium.
+    fn lenient(&self) -> bool {
+        self.override_builtin
+            || matches!(self.action, Some(ActionSpec::Allow))
+            || matches!(self.risk, Some(Risk::Low | Risk::Medium))
     }
 
     /// Whether every call of a tool that passes [`Rule::matches_tool`]

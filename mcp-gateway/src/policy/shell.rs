@@ -16,7 +16,7 @@ use hitl_wire::Risk;
 
 use super::findings::Findings;
 use super::paths::{self, PathClass};
-use super::sql;
+use super::{code, sql};
 
 /// Nested scripts (`bash -c "$(...)"`...) followed before giving up.
 const MAX_DEPTH: u8 = 8;
@@ -27,10 +27,22 @@ const DYNAMIC_COMMAND: &str = "shell: the command name is computed at run time";
 const WRITES_SYSTEM: &str = "shell: writes to a system file or directory";
 const TOUCHES_SECRET: &str = "shell: reads or writes a credentials or key file";
 const FORK_BOMB: &str = "shell: fork bomb";
+const RUNS_DECODED: &str = "shell: runs code that is decoded at run time and cannot be inspected";
+const DYNAMIC_WIDE: &str =
+    "shell: a command computed at run time is pointed at the root or a home directory";
+
+/// Wrappers (`sudo`, `env`, `timeout`...) unwrapped in one command before
+/// giving up.
+const MAX_UNWRAPS: u32 = 32;
 
 /// Analyses a shell command line.
 pub(crate) fn analyse(script: &str, out: &mut Findings) {
     analyse_at(script, 0, out);
+}
+
+/// Analyses a PowerShell command line.
+pub(crate) fn analyse_powershell(script: &str, out: &mut Findings) {
+    powershell_script(script, 0, out);
 }
 
 /// Analyses a command given as separate words (`["rm", "-rf", "/"]`).
@@ -46,6 +58,8 @@ pub(crate) fn analyse_argv(argv: &[&str], out: &mut Findings) {
 struct Facts {
     /// Something in it downloads from the network.
     fetches: bool,
+    /// Something in it decodes hidden text (`base64 -d`, `xxd -r`).
+    decodes: bool,
 }
 
 fn analyse_at(script: &str, depth: u8, out: &mut Findings) -> Facts {
@@ -98,6 +112,7 @@ fn analyse_at(script: &str, depth: u8, out: &mut Findings) -> Facts {
                 if !words.is_empty() || !redirects.is_empty() {
                     let f = cx.simple_command(&words, &redirects, &stdin, depth);
                     facts.fetches |= f.fetches;
+                    facts.decodes |= f.decodes;
                 }
                 words.clear();
                 redirects.clear();
@@ -108,6 +123,7 @@ fn analyse_at(script: &str, depth: u8, out: &mut Findings) -> Facts {
     }
     cx.finish();
     facts.fetches |= cx.sub_facts.iter().any(|f| f.fetches);
+    facts.decodes |= cx.sub_facts.iter().any(|f| f.decodes);
     facts
 }
 
@@ -664,6 +680,13 @@ struct Context<'o, 'h> {
     fetches: bool,
     /// ...and something runs code read from standard input.
     runs_stdin: bool,
+    /// Something in this script decodes hidden text.
+    decodes: bool,
+    /// Variables assigned a literal value so far (`X=rm`), so `$X -rf /`
+    /// is read as `rm -rf /`.
+    vars: Vec<(String, String)>,
+    /// Wrappers unwrapped in the current simple command (`sudo sudo ...`).
+    unwraps: u32,
 }
 
 /// Lower-cased command name in a small stack buffer.
@@ -769,10 +792,14 @@ fn has_long(args: &[Arg<'_>], name: &str) -> bool {
         if t == "--" {
             break;
         }
-        if let Some(rest) = t.strip_prefix("--")
-            && (rest == name || rest.strip_prefix(name).is_some_and(|r| r.starts_with('=')))
-        {
-            return true;
+        if let Some(rest) = t.strip_prefix("--") {
+            let opt = rest.split_once('=').map_or(rest, |(o, _)| o);
+            // Programs using getopt_long (and git) accept any unambiguous
+            // abbreviation: `--forc` is `--force`. The strictest reading
+            // takes every prefix of two letters or more.
+            if opt == name || (opt.len() >= 2 && name.starts_with(opt)) {
+                return true;
+            }
         }
     }
     false
@@ -876,6 +903,9 @@ impl<'o, 'h> Context<'o, 'h> {
             heredocs: Vec::new(),
             fetches: false,
             runs_stdin: false,
+            decodes: false,
+            vars: Vec::new(),
+            unwraps: 0,
         }
     }
 
@@ -887,10 +917,30 @@ impl<'o, 'h> Context<'o, 'h> {
         if self.fetches && self.runs_stdin {
             self.add(Risk::Critical, RUNS_DOWNLOADED);
         }
+        if self.decodes && self.runs_stdin {
+            self.add(Risk::Critical, RUNS_DECODED);
+        }
     }
 
     fn subs_fetch(&self, arg: &Arg<'_>) -> bool {
         (arg.subs.0..arg.subs.1).any(|i| self.sub_facts.get(i).is_some_and(|f| f.fetches))
+    }
+
+    fn subs_decode(&self, arg: &Arg<'_>) -> bool {
+        (arg.subs.0..arg.subs.1).any(|i| self.sub_facts.get(i).is_some_and(|f| f.decodes))
+    }
+
+    /// Code that a substitution downloads or decodes is run: critical.
+    fn runs_hidden(&mut self, arg: &Arg<'_>) -> bool {
+        if self.subs_fetch(arg) {
+            self.add(Risk::Critical, RUNS_DOWNLOADED);
+            return true;
+        }
+        if self.subs_decode(arg) {
+            self.add(Risk::Critical, RUNS_DECODED);
+            return true;
+        }
+        false
     }
 
     /// Checks a word for secret paths, and for system paths when the
@@ -902,8 +952,8 @@ impl<'o, 'h> Context<'o, 'h> {
                 return;
             }
             match paths::classify(part) {
-                PathClass::Secret => self.out.add(Risk::Critical, TOUCHES_SECRET),
-                PathClass::System if writes => self.out.add(Risk::Critical, WRITES_SYSTEM),
+                PathClass::Secret => self.out.add_path(Risk::Critical, TOUCHES_SECRET),
+                PathClass::System if writes => self.out.add_path(Risk::Critical, WRITES_SYSTEM),
                 _ => {}
             }
         };
@@ -913,6 +963,24 @@ impl<'o, 'h> Context<'o, 'h> {
                 check(part);
             }
         }
+    }
+
+    /// The literal value last assigned to the variable a word expands to,
+    /// when the word is just `$X`, `${X}` or `"$X"`.
+    fn variable(&self, word: &str) -> Option<String> {
+        let name = word.trim_matches('"').strip_prefix('$')?;
+        let name = name
+            .strip_prefix('{')
+            .and_then(|n| n.strip_suffix('}'))
+            .unwrap_or(name);
+        if name.is_empty() || !name.bytes().all(|c| c == b'_' || c.is_ascii_alphanumeric()) {
+            return None;
+        }
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
     }
 
     /// Looks at one simple command: its words, redirections and input.
@@ -927,6 +995,7 @@ impl<'o, 'h> Context<'o, 'h> {
             self.check_path(target.text, *kind == Redir::Out);
         }
         let stdin_redirected = redirects.iter().any(|(k, _)| *k == Redir::In);
+        self.unwraps = 0;
         self.command(words, stdin, stdin_redirected, depth)
     }
 
@@ -939,16 +1008,33 @@ impl<'o, 'h> Context<'o, 'h> {
         depth: u8,
     ) -> Facts {
         let mut facts = Facts::default();
+        self.unwraps += 1;
+        if self.unwraps > MAX_UNWRAPS {
+            self.add(Risk::Critical, NESTED_TOO_DEEP);
+            return facts;
+        }
         let mut i = 0;
         while i < words.len() {
             let t = words[i].text;
-            if matches!(t, "for" | "case" | "select" | "function") {
+            if t == "function" {
+                // `function f { body; }`: the body follows the name.
+                i += 2;
+                continue;
+            }
+            if matches!(t, "for" | "case" | "select") {
                 // Loop headers and patterns hold no command; the body
                 // comes after the next separator.
                 return facts;
             }
             if is_assignment(t) {
-                // `X=$(curl ...)` alone runs the substitution.
+                // `X=$(curl ...)` alone runs the substitution; `X=rm`
+                // is remembered for `$X`.
+                if !words[i].dynamic
+                    && let Some((name, value)) = t.split_once('=')
+                    && self.vars.len() < 64
+                {
+                    self.vars.push((name.to_owned(), value.to_owned()));
+                }
                 i += 1;
                 continue;
             }
@@ -963,10 +1049,19 @@ impl<'o, 'h> Context<'o, 'h> {
         };
         let args = &words[i + 1..];
         if cmd.dynamic {
-            if self.subs_fetch(cmd) {
-                self.add(Risk::Critical, RUNS_DOWNLOADED);
-            } else {
+            if let Some(value) = self.variable(cmd.text) {
+                // `X=rm; $X -rf /`: the value, split as the shell would.
+                let mut resolved: Vec<Arg<'_>> = value.split_whitespace().map(Arg::plain).collect();
+                if !resolved.is_empty() {
+                    resolved.extend_from_slice(args);
+                    return self.command(&resolved, stdin, stdin_redirected, depth);
+                }
+            }
+            if !self.runs_hidden(cmd) {
                 self.add(Risk::High, DYNAMIC_COMMAND);
+                if operands(args).any(|a| paths::is_root_or_home(a.text)) {
+                    self.add(Risk::Critical, DYNAMIC_WIDE);
+                }
             }
             for a in args {
                 self.check_path(a.text, false);
@@ -1180,14 +1275,18 @@ impl<'o, 'h> Context<'o, 'h> {
             }
             "eval" => {
                 let joined = join(args);
-                if args.iter().any(|a| self.subs_fetch(a)) {
-                    self.add(Risk::Critical, RUNS_DOWNLOADED);
+                for a in args {
+                    if self.runs_hidden(a) {
+                        break;
+                    }
                 }
                 return analyse_at(&joined, depth_next, self.out);
             }
             "source" | "." => {
-                if args.iter().any(|a| self.subs_fetch(a)) {
-                    self.add(Risk::Critical, RUNS_DOWNLOADED);
+                for a in args {
+                    if self.runs_hidden(a) {
+                        break;
+                    }
                 }
                 if args
                     .first()
@@ -1597,8 +1696,18 @@ impl<'o, 'h> Context<'o, 'h> {
                 facts.fetches = true;
                 self.fetches = true;
             }
-            n if INTERPRETERS.contains(&n) => {
+            n if decodes(n, args) => {
+                facts.decodes = true;
+                self.decodes = true;
+            }
+            n if INTERPRETERS.contains(&n) || is_versioned_interpreter(n) => {
                 let code = option_value(args, &["-c", "-e", "-m", "-r"], &["--eval", "--command"]);
+                if let Some(code) = code {
+                    code::analyse(code, self.out);
+                }
+                for body in stdin_bodies(&self.heredocs, stdin) {
+                    code::analyse(body, self.out);
+                }
                 let script = operands(args).next();
                 let reads_stdin =
                     code.is_none() && (script.is_none() || script.is_some_and(|s| s.text == "-"));
@@ -1650,18 +1759,14 @@ impl<'o, 'h> Context<'o, 'h> {
         let operand = args.get(j);
         if command_mode {
             if let Some(script) = operand {
-                if self.subs_fetch(script) {
-                    self.add(Risk::Critical, RUNS_DOWNLOADED);
-                }
+                self.runs_hidden(script);
                 analyse_at(script.text, depth, self.out);
             }
             return;
         }
         match operand {
             Some(script) if !reads_stdin_flag => {
-                if self.subs_fetch(script) {
-                    self.add(Risk::Critical, RUNS_DOWNLOADED);
-                } else {
+                if !self.runs_hidden(script) {
                     self.add(Risk::High, "shell: runs a script file");
                 }
             }
@@ -1969,7 +2074,7 @@ fn windows_cmd(text: &str, depth: u8, out: &mut Findings) {
         }
         for w in &words {
             if paths::classify(w) == PathClass::Secret {
-                out.add(Risk::Critical, TOUCHES_SECRET);
+                out.add_path(Risk::Critical, TOUCHES_SECRET);
             }
         }
     }
@@ -2030,7 +2135,28 @@ fn powershell_script(text: &str, depth: u8, out: &mut Findings) {
     for w in &words {
         let w = w.trim_matches(|c| c == '"' || c == '\'');
         if paths::classify(w) == PathClass::Secret {
-            out.add(Risk::Critical, TOUCHES_SECRET);
+            out.add_path(Risk::Critical, TOUCHES_SECRET);
         }
     }
+}
+
+/// Whether a command decodes text into something that may be run:
+/// `base64 -d`, `xxd -r`, `openssl enc -d`, `uudecode`, `rev`.
+fn decodes(name: &str, args: &[Arg<'_>]) -> bool {
+    match name {
+        "base64" | "base32" | "basenc" | "gbase64" => {
+            has_short(args, b"dD") || has_long(args, "decode")
+        }
+        "xxd" => has_short(args, b"r"),
+        "openssl" => has_word(args, "-d") || has_word(args, "-base64") && has_word(args, "-d"),
+        "uudecode" | "rev" | "zcat" | "gunzip" | "bzcat" | "xzcat" => true,
+        "gzip" | "bzip2" | "xz" => has_short(args, b"d") || has_long(args, "decompress"),
+        _ => false,
+    }
+}
+
+/// `python3.12`, `ruby3.2`, `node20`: an interpreter with its version.
+fn is_versioned_interpreter(name: &str) -> bool {
+    let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    base != name && INTERPRETERS.contains(&base)
 }

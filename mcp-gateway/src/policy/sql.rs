@@ -19,6 +19,13 @@ use super::findings::Findings;
 const MAX_DEPTH: u8 = 4;
 
 const READ_ONLY: &str = "SQL: read-only query";
+const DYNAMIC: &str = "SQL: runs SQL text built at run time, which cannot be inspected";
+const PROCEDURE: &str =
+    "SQL: runs a stored procedure or code block, whose effect cannot be inspected";
+const ADMIN_GRANT: &str = "SQL: grants administrator or superuser rights";
+
+/// Parentheses followed inside one statement before giving up.
+const MAX_PARENS: usize = 64;
 const UNRECOGNISED: &str = "SQL: statement not recognised";
 
 /// Analyses SQL text; returns whether it held any statement.
@@ -70,7 +77,7 @@ fn run(text: &str, backslash: bool, depth: u8, out: &mut Findings) -> bool {
         match tok {
             Some(Tok::End) | None => {
                 if !stmt.is_empty() {
-                    statement(&stmt, out);
+                    statement(&stmt, depth, out);
                     any = true;
                     stmt.clear();
                 }
@@ -306,8 +313,14 @@ fn follows_non_statement(stmt: &[Tok<'_>], j: usize) -> bool {
 /// Words that end a `WHERE` clause at its own level.
 const CLAUSE_AFTER_WHERE: &[&str] = &["RETURNING", "ORDER", "LIMIT", "GROUP", "OFFSET", "OUTPUT"];
 
+/// Words that start another statement part at the same level, where a
+/// search for a `DELETE`'s or `UPDATE`'s own `WHERE` or `SET` stops (so a
+/// run of `DELETE DELETE ...` is read in linear time).
+const NEXT_PART: &[&str] = &["DELETE", "UPDATE", "INSERT", "SELECT", "MERGE", "WITH"];
+
 /// Whether the statement part starting after `j` (a `DELETE` or `UPDATE`
-/// at nesting `level`) has a `WHERE` at that level that filters anything.
+/// at nesting `level`) has a `WHERE` at that level that can be shown to
+/// bound the rows it touches.
 fn has_real_where(stmt: &[Tok<'_>], j: usize, level: usize) -> bool {
     let mut depth = level;
     let mut k = j + 1;
@@ -320,7 +333,11 @@ fn has_real_where(stmt: &[Tok<'_>], j: usize, level: usize) -> bool {
                 }
                 depth -= 1;
             }
-            t if depth == level && t.is("WHERE") => return !is_tautology(stmt, k + 1, level),
+            t if depth == level && t.is("WHERE") => {
+                let end = clause_end(stmt, k + 1, level);
+                return bounds(&stmt[k + 1..end]);
+            }
+            t if depth == level && t.is_any(NEXT_PART) => return false,
             _ => {}
         }
         k += 1;
@@ -328,35 +345,211 @@ fn has_real_where(stmt: &[Tok<'_>], j: usize, level: usize) -> bool {
     false
 }
 
-/// `WHERE 1=1`, `WHERE TRUE`, `WHERE 1`, `WHERE 'a'='a'` filter nothing.
-fn is_tautology(stmt: &[Tok<'_>], from: usize, level: usize) -> bool {
-    let mut clause: [Option<Tok<'_>>; 4] = [None; 4];
-    let mut n = 0;
+/// Whether an `UPDATE` at `j` has its `SET` before the next statement part.
+fn update_sets(stmt: &[Tok<'_>], j: usize, level: usize) -> bool {
     let mut depth = level;
-    for &t in &stmt[from..] {
+    for t in &stmt[j + 1..] {
         match t {
             Tok::Punct(b'(') => depth += 1,
-            Tok::Punct(b')') if depth == level => break,
-            Tok::Punct(b')') => depth -= 1,
-            t if depth == level && t.is_any(CLAUSE_AFTER_WHERE) => break,
+            Tok::Punct(b')') => {
+                if depth == level {
+                    return false;
+                }
+                depth -= 1;
+            }
+            t if depth == level && t.is("SET") => return true,
+            t if depth == level && t.is_any(NEXT_PART) => return false,
             _ => {}
         }
-        if n == clause.len() {
-            return false;
-        }
-        clause[n] = Some(t);
-        n += 1;
     }
-    match &clause[..n] {
-        [Some(t)] => {
-            t.is("TRUE")
-                || matches!(t, Tok::Num(v) if v.bytes().any(|c| (b'1'..=b'9').contains(&c)))
+    false
+}
+
+/// Index where a `WHERE` clause starting at `from` ends at its level.
+fn clause_end(stmt: &[Tok<'_>], from: usize, level: usize) -> usize {
+    let mut depth = level;
+    for (k, t) in stmt.iter().enumerate().skip(from) {
+        match t {
+            Tok::Punct(b'(') => depth += 1,
+            Tok::Punct(b')') if depth == level => return k,
+            Tok::Punct(b')') => depth -= 1,
+            t if depth == level && (t.is_any(CLAUSE_AFTER_WHERE) || t.is_any(NEXT_PART)) => {
+                return k;
+            }
+            _ => {}
         }
-        [Some(a), Some(Tok::Punct(b'=')), Some(b)] => {
-            a == b && matches!(a, Tok::Num(_) | Tok::Str(_))
+    }
+    stmt.len()
+}
+
+/// Splits `toks` at the top-level occurrences of a keyword. `BETWEEN a
+/// AND b` keeps its `AND`.
+fn split_top<'t, 'a>(toks: &'t [Tok<'a>], keyword: &str) -> Vec<&'t [Tok<'a>]> {
+    let mut parts = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    let mut between = false;
+    for (k, t) in toks.iter().enumerate() {
+        match t {
+            Tok::Punct(b'(') => depth += 1,
+            Tok::Punct(b')') => depth = depth.saturating_sub(1),
+            t if depth == 0 && t.is("BETWEEN") => between = true,
+            t if depth == 0 && t.is(keyword) => {
+                if keyword.eq_ignore_ascii_case("AND") && between {
+                    between = false;
+                    continue;
+                }
+                parts.push(&toks[start..k]);
+                start = k + 1;
+            }
+            _ => {}
         }
+    }
+    parts.push(&toks[start..]);
+    parts
+}
+
+/// Whether a condition can be shown to select only some rows. What cannot
+/// (`1=1`, `id > 0`, `x IS NOT NULL`, `a = a`, `x <> 'y'`, `... OR 1=1`,
+/// anything not understood) counts as no condition at all.
+fn bounds(cond: &[Tok<'_>]) -> bool {
+    bounds_at(cond, 0)
+}
+
+fn bounds_at(cond: &[Tok<'_>], depth: u8) -> bool {
+    if cond.is_empty() || depth > 16 {
+        return false;
+    }
+    let ors = split_top(cond, "OR");
+    if ors.len() > 1 {
+        return ors.iter().all(|part| bounds_at(part, depth + 1));
+    }
+    let ands = split_top(cond, "AND");
+    if ands.len() > 1 {
+        return ands.iter().any(|part| bounds_at(part, depth + 1));
+    }
+    atom_bounds(cond, depth)
+}
+
+/// A column or parameter, as opposed to a literal.
+fn is_ref(t: &Tok<'_>) -> bool {
+    match t {
+        Tok::Word(w) => !["TRUE", "FALSE", "NULL", "NOT"]
+            .iter()
+            .any(|k| w.eq_ignore_ascii_case(k)),
+        Tok::Ident(_) => true,
+        Tok::Num(n) => n.starts_with('$'),
+        Tok::Punct(b'?') | Tok::Punct(b':') | Tok::Punct(b'@') => true,
         _ => false,
     }
+}
+
+/// A numeric literal that every positive id or count passes: `0`,
+/// negatives (`- 5`).
+fn trivial_bound(side: &[Tok<'_>], inclusive: bool) -> bool {
+    match side {
+        [Tok::Num(n)] => {
+            let v: f64 = n.parse().unwrap_or(f64::NAN);
+            v <= 0.0 || (inclusive && v <= 1.0)
+        }
+        [Tok::Punct(b'-'), Tok::Num(_)] => true,
+        _ => false,
+    }
+}
+
+fn atom_bounds(atom: &[Tok<'_>], depth: u8) -> bool {
+    // `( ... )`: the inside decides.
+    if atom.len() >= 2
+        && atom[0] == Tok::Punct(b'(')
+        && atom[atom.len() - 1] == Tok::Punct(b')')
+        && closes_at_end(atom)
+    {
+        return bounds_at(&atom[1..atom.len() - 1], depth + 1);
+    }
+    if atom.first().is_some_and(|t| t.is("NOT")) {
+        return false;
+    }
+    if atom.first().is_some_and(|t| t.is("EXISTS")) {
+        return true;
+    }
+    // The first top-level operator.
+    let mut level = 0usize;
+    for (k, t) in atom.iter().enumerate() {
+        match t {
+            Tok::Punct(b'(') => level += 1,
+            Tok::Punct(b')') => level = level.saturating_sub(1),
+            _ if level > 0 => {}
+            Tok::Punct(c @ (b'=' | b'<' | b'>' | b'!')) => {
+                let next = atom.get(k + 1);
+                let two = |d: u8| next == Some(&Tok::Punct(d));
+                let (op_len, kind): (usize, &str) = match c {
+                    b'=' => (if two(b'=') { 2 } else { 1 }, "="),
+                    b'!' if two(b'=') => (2, "<>"),
+                    b'<' if two(b'>') => (2, "<>"),
+                    b'<' if two(b'=') => (2, "<="),
+                    b'>' if two(b'=') => (2, ">="),
+                    b'<' => (1, "<"),
+                    b'>' => (1, ">"),
+                    _ => return false,
+                };
+                let left = &atom[..k];
+                let right = &atom[k + op_len..];
+                let has_ref = left.iter().any(is_ref) || right.iter().any(is_ref);
+                if !has_ref || left == right || right.is_empty() || left.is_empty() {
+                    return false;
+                }
+                return match kind {
+                    "=" => true,
+                    "<>" => false,
+                    ">" => !trivial_bound(right, false),
+                    ">=" => !trivial_bound(right, true),
+                    "<" => !trivial_bound(left, false),
+                    "<=" => !trivial_bound(left, true),
+                    _ => false,
+                };
+            }
+            t if t.is_any(&["IN", "BETWEEN"]) => {
+                let left = &atom[..k];
+                let negated = left.last().is_some_and(|p| p.is("NOT"));
+                return !negated && left.iter().any(is_ref);
+            }
+            t if t.is_any(&["LIKE", "ILIKE", "GLOB", "SIMILAR", "REGEXP", "RLIKE"]) => {
+                let left = &atom[..k];
+                if left.last().is_some_and(|p| p.is("NOT")) || !left.iter().any(is_ref) {
+                    return false;
+                }
+                let pattern = atom.get(k + 1);
+                return !matches!(pattern, Some(Tok::Str(p)) if p.trim_matches('\'').chars().all(|c| c == '%' || c == '*' || c == '_'));
+            }
+            t if t.is("IS") => {
+                let left = &atom[..k];
+                let rest = &atom[k + 1..];
+                return left.iter().any(is_ref) && rest.first().is_some_and(|r| r.is("NULL"));
+            }
+            _ => {}
+        }
+    }
+    // No operator: a boolean column (`WHERE archived`) filters; literals,
+    // `TRUE` and anything else do not.
+    matches!(atom, [t] if is_ref(t) && !matches!(t, Tok::Num(_)))
+}
+
+/// Whether the `(` at the start of `toks` closes at its last token.
+fn closes_at_end(toks: &[Tok<'_>]) -> bool {
+    let mut depth = 0usize;
+    for (k, t) in toks.iter().enumerate() {
+        match t {
+            Tok::Punct(b'(') => depth += 1,
+            Tok::Punct(b')') => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return k == toks.len() - 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Statement keywords that only read (or only set up a session).
@@ -370,7 +563,6 @@ const READ_KEYWORDS: &[&str] = &[
     "VALUES",
     "TABLE",
     "USE",
-    "SET",
     "BEGIN",
     "START",
     "COMMIT",
@@ -384,7 +576,6 @@ const READ_KEYWORDS: &[&str] = &[
     "LISTEN",
     "UNLISTEN",
     "RESET",
-    "PREPARE",
     "DEALLOCATE",
     "ABORT",
     "HELP",
@@ -434,7 +625,7 @@ const OBJECT_KINDS: &[&str] = &[
     "EXTERNAL",
 ];
 
-fn statement(stmt: &[Tok<'_>], out: &mut Findings) {
+fn statement(stmt: &[Tok<'_>], depth: u8, out: &mut Findings) {
     let first = stmt.iter().position(|t| matches!(t, Tok::Word(_)));
     let Some(first) = first else {
         out.add(Risk::Medium, UNRECOGNISED);
@@ -445,6 +636,10 @@ fn statement(stmt: &[Tok<'_>], out: &mut Findings) {
     // What the leading keyword says; the scan below can only add to it.
     if kw.is_any(READ_KEYWORDS) {
         out.add(Risk::Low, READ_ONLY);
+    } else if kw.is("SET") {
+        set_statement(&stmt[first + 1..], out);
+    } else if kw.is("PREPARE") {
+        out.add(Risk::High, DYNAMIC);
     } else if kw.is("PRAGMA") {
         if stmt.contains(&Tok::Punct(b'=')) {
             out.add(Risk::Medium, "SQL: changes a database setting");
@@ -457,26 +652,61 @@ fn statement(stmt: &[Tok<'_>], out: &mut Findings) {
         out.add(Risk::Medium, "SQL: writes rows");
     } else if kw.is_any(&["CREATE", "ALTER", "RENAME", "COMMENT", "ATTACH", "DETACH"]) {
         out.add(Risk::High, "SQL: changes the schema");
+        if kw.is_any(&["ALTER", "CREATE"]) && grants_admin(stmt) {
+            out.add(Risk::Critical, ADMIN_GRANT);
+        }
     } else if kw.is_any(&["GRANT", "REVOKE"]) {
         out.add(Risk::High, "SQL: changes permissions");
+        if kw.is("GRANT") && grants_admin(stmt) {
+            out.add(Risk::Critical, ADMIN_GRANT);
+        }
     } else if kw.is_any(&[
         "VACUUM", "ANALYZE", "ANALYSE", "OPTIMIZE", "REINDEX", "CLUSTER", "REFRESH",
     ]) {
         out.add(Risk::Medium, "SQL: maintenance");
     } else if kw.is_any(&["CALL", "EXEC", "EXECUTE", "DO"]) {
-        out.add(Risk::Medium, "SQL: calls a procedure");
+        out.add(Risk::High, PROCEDURE);
+        let name = stmt.get(first + 1);
+        if let Some(Tok::Word(n) | Tok::Ident(n)) = name
+            && destructive_name(n)
+        {
+            out.add(
+                Risk::Critical,
+                "SQL: calls a procedure named after deleting data",
+            );
+        }
     } else if kw.is("SHUTDOWN") {
         out.add(Risk::Critical, "SQL: SHUTDOWN stops the database server");
     } else if !kw.is_any(&["DROP", "TRUNCATE", "DELETE", "UPDATE"]) {
         out.add(Risk::Medium, UNRECOGNISED);
     }
 
+    let nesting = depth;
     let mut depth = 0usize;
     for (j, &t) in stmt.iter().enumerate() {
         match t {
-            Tok::Punct(b'(') => depth += 1,
+            Tok::Punct(b'(') => {
+                depth += 1;
+                if depth > MAX_PARENS {
+                    out.add(Risk::Critical, "SQL: nested too deeply to analyse");
+                    return;
+                }
+            }
             Tok::Punct(b')') => depth = depth.saturating_sub(1),
-            Tok::Word(_) => {
+            Tok::Word(w) => {
+                let call = stmt.get(j + 1) == Some(&Tok::Punct(b'('));
+                if call {
+                    function_call(w, out);
+                }
+                if runs_text(stmt, j, call) {
+                    out.add(Risk::High, DYNAMIC);
+                    // The SQL text it runs, when written out, is judged too.
+                    for s in stmt[j + 1..].iter().take(8) {
+                        if let Tok::Str(raw) = s {
+                            analyse_at(&unquote(raw), nesting + 1, out);
+                        }
+                    }
+                }
                 if t.is("DROP") {
                     let next = stmt.get(j + 1);
                     let harmless = next.is_some_and(|n| {
@@ -504,7 +734,7 @@ fn statement(stmt: &[Tok<'_>], out: &mut Findings) {
                         }
                     }
                 } else if t.is("UPDATE") {
-                    let sets = stmt[j + 1..].iter().any(|n| n.is("SET"));
+                    let sets = update_sets(stmt, j, depth);
                     if sets && !follows_non_statement(stmt, j) {
                         if has_real_where(stmt, j, depth) {
                             out.add(Risk::Medium, "SQL: updates rows");
@@ -579,4 +809,227 @@ fn looks_like_sql(first: &[Tok<'_>]) -> bool {
         return has("ON") || has("TO");
     }
     false
+}
+
+/// The text of a string literal: quotes removed, doubled quotes undone,
+/// an `E`/`N` prefix dropped.
+fn unquote(raw: &str) -> String {
+    let raw = raw.trim_start_matches(['E', 'e', 'N', 'n']);
+    if raw.starts_with('$') {
+        // `$tag$body$tag$`: the body was already queued for analysis.
+        return String::new();
+    }
+    let inner = raw.strip_prefix('\'').unwrap_or(raw);
+    let inner = inner.strip_suffix('\'').unwrap_or(inner);
+    inner.replace("''", "'")
+}
+
+/// Whether the word at `j` runs SQL text or a procedure: `EXECUTE s`,
+/// `EXECUTE IMMEDIATE '...'`, `EXEC('...')`, `sp_executesql`,
+/// `dblink_exec(...)`, but not `GRANT EXECUTE`, `EXECUTE FUNCTION` in a
+/// trigger, or a column named `execute`.
+fn runs_text(stmt: &[Tok<'_>], j: usize, call: bool) -> bool {
+    let t = stmt[j];
+    let first_word = !stmt[..j].iter().any(|t| matches!(t, Tok::Word(_)));
+    if t.is("PREPARE") {
+        return first_word;
+    }
+    if t.is_any(&[
+        "SP_EXECUTESQL",
+        "SP_EXECUTE",
+        "DBLINK_EXEC",
+        "DBLINK",
+        "QUERY_TO_XML",
+        "EXECUTE_QUERY",
+    ]) {
+        return true;
+    }
+    if !t.is_any(&["EXECUTE", "EXEC"]) {
+        return false;
+    }
+    // As a statement it comes first, or after a block keyword.
+    let starts =
+        first_word || stmt[j - 1].is_any(&["BEGIN", "THEN", "ELSE", "LOOP", "DO", "IMMEDIATE"]);
+    if !starts {
+        return false;
+    }
+    match stmt.get(j + 1) {
+        None => false,
+        Some(n) if n.is_any(&["FUNCTION", "PROCEDURE", "ON", "AS", "TO", "FROM"]) => false,
+        Some(Tok::Punct(c)) => *c == b'(' || *c == b'@' || call,
+        Some(_) => true,
+    }
+}
+
+/// Built-in functions with effects beyond reading rows.
+fn function_call(name: &str, out: &mut Findings) {
+    let is = |names: &[&str]| names.iter().any(|n| name.eq_ignore_ascii_case(n));
+    if is(&[
+        "LOAD_EXTENSION",
+        "SYS_EXEC",
+        "SYS_EVAL",
+        "XP_CMDSHELL",
+        "LO_EXPORT",
+    ]) {
+        out.add(
+            Risk::Critical,
+            "SQL: loads native code or runs commands on the database server",
+        );
+    } else if is(&[
+        "PG_TERMINATE_BACKEND",
+        "PG_PROMOTE",
+        "PG_DROP_REPLICATION_SLOT",
+    ]) {
+        out.add(
+            Risk::Critical,
+            "SQL: terminates sessions or changes the server's role",
+        );
+    } else if is(&[
+        "PG_CANCEL_BACKEND",
+        "PG_RELOAD_CONF",
+        "PG_ROTATE_LOGFILE",
+        "PG_SWITCH_WAL",
+        "LO_UNLINK",
+        "WRITEFILE",
+        "PG_FILE_WRITE",
+        "PG_FILE_UNLINK",
+        "PG_LS_DIR",
+        "READFILE",
+        "SET_CONFIG",
+    ]) {
+        out.add(
+            Risk::High,
+            "SQL: calls a function that changes the server or its files",
+        );
+    }
+}
+
+/// Whether a procedure's name says it deletes (`drop_everything`,
+/// `purgeOldData`).
+fn destructive_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [
+        "drop", "delete", "truncate", "purge", "wipe", "destroy", "erase", "reset", "clean",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+}
+
+/// Server-wide settings whose change switches off a safeguard.
+const SAFETY_SETTINGS: &[&str] = &[
+    "READ_ONLY",
+    "SUPER_READ_ONLY",
+    "SQL_SAFE_UPDATES",
+    "SQL_LOG_BIN",
+    "LOCAL_INFILE",
+    "GENERAL_LOG",
+    "LOG_BIN",
+    "SECURE_FILE_PRIV",
+    "REQUIRE_SECURE_TRANSPORT",
+    "DEFAULT_TRANSACTION_READ_ONLY",
+    "TRANSACTION_READ_ONLY",
+    "ROW_SECURITY",
+    "AUDIT_LOG_POLICY",
+    "FOREIGN_KEY_CHECKS",
+];
+
+/// `SET ...`: a session setting is harmless; passwords, server-wide
+/// settings and roles are not.
+fn set_statement(rest: &[Tok<'_>], out: &mut Findings) {
+    let Some(first) = rest.first() else {
+        out.add(Risk::Low, READ_ONLY);
+        return;
+    };
+    if first.is("PASSWORD") {
+        let admin = rest.iter().any(|t| {
+            let text = match t {
+                Tok::Word(w) | Tok::Ident(w) | Tok::Str(w) => w.trim_matches(['\'', '"', '`']),
+                _ => return false,
+            };
+            [
+                "ROOT",
+                "ADMIN",
+                "SA",
+                "POSTGRES",
+                "SYS",
+                "SYSTEM",
+                "ADMINISTRATOR",
+            ]
+            .iter()
+            .any(|a| text.eq_ignore_ascii_case(a))
+        });
+        let for_other = rest.get(1).is_some_and(|t| t.is("FOR"));
+        if admin || !for_other {
+            out.add(Risk::Critical, "SQL: changes an administrator's password");
+        } else {
+            out.add(Risk::High, "SQL: changes a password");
+        }
+        return;
+    }
+    let global = first.is_any(&["GLOBAL", "PERSIST", "PERSIST_ONLY"])
+        || matches!(first, Tok::Punct(b'@'))
+            && rest.iter().take(4).any(|t| matches!(t, Tok::Word(w) if w.to_ascii_uppercase().starts_with("GLOBAL") || w.to_ascii_uppercase().starts_with("PERSIST")));
+    let safety = rest.iter().take(8).any(|t| {
+        matches!(t, Tok::Word(w) if SAFETY_SETTINGS.iter().any(|s| {
+            let u = w.to_ascii_uppercase();
+            u == *s || u.ends_with(&format!(".{s}"))
+        }))
+    });
+    if safety {
+        out.add(
+            Risk::Critical,
+            "SQL: turns off or changes a server safeguard",
+        );
+    } else if global {
+        out.add(Risk::High, "SQL: changes a server-wide setting");
+    } else if first.is_any(&["ROLE", "SESSION"])
+        && rest.iter().any(|t| t.is_any(&["AUTHORIZATION", "ROLE"]))
+        || first.is("ROLE")
+    {
+        out.add(Risk::Medium, "SQL: changes the session's role");
+    } else {
+        out.add(Risk::Low, "SQL: changes a session setting");
+    }
+}
+
+/// Whether a `GRANT`, `CREATE`/`ALTER USER` or `ALTER ROLE` gives
+/// administrator rights: `ALL` privileges, `SUPERUSER`, `WITH GRANT
+/// OPTION`, `*.*`, admin roles, or grants to `PUBLIC`.
+fn grants_admin(stmt: &[Tok<'_>]) -> bool {
+    let words = |w: &[&str]| stmt.iter().any(|t| t.is_any(w));
+    if words(&[
+        "SUPERUSER",
+        "CREATEROLE",
+        "BYPASSRLS",
+        "SUPER",
+        "SYSADMIN",
+        "DB_OWNER",
+        "RDS_SUPERUSER",
+        "CLOUDSQLSUPERUSER",
+        "PG_EXECUTE_SERVER_PROGRAM",
+        "PG_WRITE_SERVER_FILES",
+        "PG_READ_SERVER_FILES",
+        "ACCOUNTADMIN",
+        "SECURITYADMIN",
+        "SYSADMIN",
+        "DBA",
+    ]) {
+        return true;
+    }
+    let grant = stmt.iter().any(|t| t.is("GRANT"));
+    if !grant {
+        return false;
+    }
+    if words(&["PUBLIC"])
+        || stmt
+            .windows(2)
+            .any(|w| w[0].is("GRANT") && w[1].is("OPTION"))
+    {
+        return true;
+    }
+    if stmt.windows(2).any(|w| w[0].is("GRANT") && w[1].is("ALL")) {
+        return true;
+    }
+    stmt.windows(3)
+        .any(|w| w[0] == Tok::Punct(b'*') && w[1] == Tok::Punct(b'.') && w[2] == Tok::Punct(b'*'))
 }

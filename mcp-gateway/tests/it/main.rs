@@ -9,6 +9,7 @@
 mod builtin;
 mod cli;
 mod config_errors;
+mod review_holes;
 mod rules;
 mod shell;
 mod sql;

@@ -373,15 +373,26 @@ fn a_rule_risk_is_a_floor_unless_it_overrides() {
         (v.risk, v.action.kind()),
         (High, ActionKind::RequireApproval)
     );
-    // With override the rule sets the risk and action exactly.
+    // With override the rule sets the risk and action exactly...
+    let v = eval(
+        &p,
+        Some("sandbox"),
+        "run_command",
+        r#"{"command": "rm -rf build"}"#,
+    );
+    assert_eq!((v.risk, v.action.kind()), (Low, ActionKind::Allow));
+    assert_eq!(v.reasons, vec!["policy rule \"sandbox\""]);
+    // ...except below a system- or secret-path finding.
     let v = eval(
         &p,
         Some("sandbox"),
         "run_command",
         r#"{"command": "rm -rf /"}"#,
     );
-    assert_eq!((v.risk, v.action.kind()), (Low, ActionKind::Allow));
-    assert_eq!(v.reasons, vec!["policy rule \"sandbox\""]);
+    assert_eq!(
+        (v.risk, v.action.kind()),
+        (Critical, ActionKind::RequireApproval)
+    );
 }
 
 #[test]

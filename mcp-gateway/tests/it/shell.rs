@@ -322,13 +322,16 @@ fn quoted_text_is_data_not_a_command() {
 
 #[test]
 fn a_command_name_computed_at_run_time_is_flagged() {
-    let v = verdict("run_command", r#"{"command": "$(echo rm) -rf /"}"#);
+    let v = verdict("run_command", r#"{"command": "$(echo rm) -rf build"}"#);
     assert_eq!(v.risk, High);
     assert!(
         v.reasons.iter().any(|r| r.contains("computed at run time")),
         "{:?}",
         v.reasons
     );
+    // Pointed at the root, it is critical whatever it turns out to be.
+    let v = verdict("run_command", r#"{"command": "$(echo rm) -rf /"}"#);
+    assert_eq!(v.risk, Critical);
 }
 
 #[test]
@@ -342,7 +345,15 @@ fn very_deep_nesting_fails_closed() {
         &serde_json::json!({ "command": cmd }).to_string(),
     );
     assert_eq!(v.risk, Critical, "{:?}", v.reasons);
-    assert!(v.reasons.iter().any(|r| r.contains("nested too deeply")));
+    // Past the nesting limit, or (with quoting doubling at each level)
+    // past the size limit: either way it is not analysed and is critical.
+    assert!(
+        v.reasons
+            .iter()
+            .any(|r| r.contains("nested too deeply") || r.contains("too long")),
+        "{:?}",
+        v.reasons
+    );
 }
 
 fn shell_quote(s: &str) -> String {

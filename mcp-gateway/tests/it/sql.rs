@@ -124,7 +124,8 @@ fn other_statements_rate_by_what_they_do() {
         ),
         ("PRAGMA journal_mode = WAL", Medium),
         ("VACUUM", Medium),
-        ("CALL refresh()", Medium),
+        // A procedure's effect cannot be seen from the call.
+        ("CALL refresh()", High),
         ("FROBNICATE t", Medium),
         (
             "CREATE TABLE t (id int REFERENCES u ON DELETE CASCADE)",
@@ -139,7 +140,8 @@ fn other_statements_rate_by_what_they_do() {
         ("GRANT SELECT, DELETE ON t TO bob", High),
         ("REVOKE UPDATE ON t FROM bob", High),
         ("SELECT * INTO OUTFILE '/tmp/x' FROM t", High),
-        ("SELECT pg_read_file('/etc/passwd')", High),
+        ("SELECT pg_read_file('/etc/passwd')", Critical),
+        ("SELECT pg_read_file('/tmp/report.csv')", High),
         ("COPY t TO '/tmp/t.csv'", High),
         ("COPY t FROM STDIN", Medium),
         ("COPY t TO PROGRAM 'rm -rf /'", Critical),
