@@ -17,7 +17,9 @@ use crate::clock::Clock;
 use crate::ids;
 use crate::lifecycle::{self, AuditEntry, Event, Refusal};
 use crate::metrics::Metrics;
-use crate::notify::{Fanout, Notice};
+use crate::notify::{Fanout, LogNotifier, Notice, Notifier};
+use crate::outbox::drain::Drainer;
+use crate::outbox::{Delivery, OutboxSettings};
 use crate::people::{Identity, People, platform_group};
 use crate::store::{Inserted, ListFilter, MessageRef, Step, Store, StoreError, ThreadRef};
 use crate::waiters::Waiters;
@@ -43,6 +45,8 @@ pub struct Settings {
     /// People linked across platforms (`[[people]]`): each counts once for
     /// self-approval, quorum and allowlists, whichever identity they use.
     pub people: People,
+    /// Retries, leases and giving up, for every notifier's outbox.
+    pub outbox: OutboxSettings,
 }
 
 impl Default for Settings {
@@ -56,6 +60,7 @@ impl Default for Settings {
             retention: Some(Duration::from_secs(90 * 24 * 3600)),
             max_wait_secs: 300,
             people: People::default(),
+            outbox: OutboxSettings::default(),
         }
     }
 }
@@ -125,6 +130,10 @@ pub struct ApprovalService {
     store: Arc<dyn Store>,
     workflow: Arc<dyn Workflow>,
     notifier: Fanout,
+    /// The outbox channels (notifier names) every notice is written for.
+    channels: Vec<String>,
+    /// One per notifier: wakes its drainer after a commit wrote rows.
+    kicks: Vec<Arc<tokio::sync::Notify>>,
     waiters: Waiters,
     clock: Clock,
     settings: Settings,
@@ -134,7 +143,6 @@ pub struct ApprovalService {
     people: Arc<People>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
-    me: Weak<ApprovalService>,
 }
 
 impl std::fmt::Debug for ApprovalService {
@@ -160,10 +168,17 @@ impl ApprovalService {
         settings: Settings,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
-        Arc::new_cyclic(|me| Self {
+        let channels = notifier.channels();
+        let kicks = channels
+            .iter()
+            .map(|_| Arc::new(tokio::sync::Notify::new()))
+            .collect();
+        Arc::new(Self {
             store,
             workflow,
             notifier,
+            channels,
+            kicks,
             waiters: Waiters::default(),
             clock,
             groups: Arc::new(settings.groups.clone()),
@@ -171,7 +186,6 @@ impl ApprovalService {
             settings,
             metrics: Arc::new(Metrics::default()),
             shutdown,
-            me: me.clone(),
         })
     }
 
@@ -216,7 +230,7 @@ impl ApprovalService {
             }),
         };
         let proposed = record.clone();
-        match self.store.insert(record, audit).await? {
+        match self.store.insert(record, audit, &self.channels).await? {
             Inserted::Existing(existing) if same_call(&existing, &proposed) => {
                 Ok((existing, Created::Existing))
             }
@@ -231,12 +245,13 @@ impl ApprovalService {
             }),
             Inserted::Created(record) => {
                 self.metrics.created();
+                self.kick_outbox();
+                log_notice(Notice::Created, &record).await;
                 if let Err(e) = self.workflow.start(&record).await {
                     // Without a timer the request could never expire: withdraw it.
                     tracing::error!(approval_id = %record.request_id, error = %e, "cannot schedule deadline");
                     return Err(ServiceError::Internal(e.to_string()));
                 }
-                self.spawn_created_notice(record.clone());
                 Ok((record, Created::New))
             }
         }
@@ -569,7 +584,11 @@ impl ApprovalService {
         can_finish: bool,
         step: Step,
     ) -> Result<ApprovalRecord, ServiceError> {
-        let record = self.store.transition(request_id, step).await?;
+        let record = self
+            .store
+            .transition(request_id, step, &self.channels)
+            .await?;
+        self.kick_outbox();
         if can_finish && record.status.is_final() {
             self.after_final(&record).await;
         }
@@ -591,28 +610,55 @@ impl ApprovalService {
             Status::Cancelled => Notice::Cancelled,
             _ => Notice::Decided,
         };
-        let notifier = self.notifier.clone();
-        let record = record.clone();
-        tokio::spawn(async move {
-            notifier.notify(notice, &record).await;
-        });
+        log_notice(notice, record).await;
     }
 
-    fn spawn_created_notice(&self, record: ApprovalRecord) {
-        let Some(me) = self.me.upgrade() else { return };
-        tokio::spawn(async move {
-            if me.notifier.notify(Notice::Created, &record).await {
-                let step: Step = {
-                    let clock = me.clock.clone();
-                    Arc::new(move |r: &ApprovalRecord| {
-                        lifecycle::apply(r, &Event::Notified, clock.now())
-                    })
-                };
-                if let Err(e) = me.store.transition(&record.request_id, step).await {
-                    tracing::debug!(approval_id = %record.request_id, error = %e, "notification_sent not recorded");
+    /// Wakes every drainer: a commit may have written outbox rows.
+    fn kick_outbox(&self) {
+        for k in &self.kicks {
+            k.notify_one();
+        }
+    }
+
+    /// Starts one outbox drainer per notifier. Only a long-lived host runs
+    /// these; their handles end when `shutdown` is cancelled.
+    pub fn spawn_drainers(
+        self: &Arc<Self>,
+        shutdown: &CancellationToken,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        self.notifier
+            .notifiers()
+            .iter()
+            .zip(&self.kicks)
+            .map(|(n, kick)| {
+                Drainer {
+                    store: self.store.clone(),
+                    notifier: n.clone(),
+                    settings: self.settings.outbox.clone(),
+                    clock: self.clock.clone(),
+                    kick: kick.clone(),
+                    service: Arc::downgrade(self),
                 }
+                .spawn(shutdown.clone())
+            })
+            .collect()
+    }
+
+    /// The request's card reached a channel: `notification_sent` becomes
+    /// true while it is pending (a final record's history ends with its
+    /// decision).
+    pub async fn card_delivered(&self, request_id: &str) {
+        match self.apply(request_id, Event::Notified).await {
+            Ok(_) | Err(ServiceError::Refused(_)) => {}
+            Err(e) => {
+                tracing::debug!(approval_id = request_id, error = %e, "notification_sent not recorded")
             }
-        });
+        }
+    }
+
+    /// How the request's notices fared, per channel.
+    pub async fn deliveries(&self, request_id: &str) -> Result<Vec<Delivery>, ServiceError> {
+        Ok(self.store.deliveries(request_id).await?)
     }
 
     /// Re-arms timers for every pending request after a start, expiring those
@@ -658,12 +704,6 @@ impl ApprovalService {
     /// Every pending request, oldest deadline first.
     pub async fn pending(&self) -> Result<Vec<ApprovalRecord>, ServiceError> {
         Ok(self.store.pending().await?)
-    }
-
-    /// Records that the new-request notice reached its channels after all
-    /// (a chat adapter's re-post succeeded).
-    pub async fn mark_notified(&self, request_id: &str) -> Result<ApprovalRecord, ServiceError> {
-        self.apply(request_id, Event::Notified).await
     }
 
     // Chat adapters keep their bookkeeping through the service too, so the
@@ -753,9 +793,7 @@ impl Due for ApprovalService {
 
     async fn remind(&self, request_id: &str) {
         match self.apply(request_id, Event::Remind).await {
-            Ok(r) => {
-                self.notifier.notify(Notice::Reminder, &r).await;
-            }
+            Ok(r) => log_notice(Notice::Reminder, &r).await,
             Err(ServiceError::Refused(_)) => {}
             Err(e) => tracing::error!(approval_id = request_id, error = %e, "cannot send reminder"),
         }
@@ -788,6 +826,13 @@ fn may_decide(
                 None => people.same(entry, &who.id),
             }
         })
+}
+
+/// The log line of a notice; it needs no outbox (a log is written or lost
+/// with the process), and never carries the arguments.
+async fn log_notice(notice: Notice, record: &ApprovalRecord) {
+    // The log notifier cannot fail.
+    let _ = LogNotifier.notify(notice, record).await;
 }
 
 /// An idempotent retry must be the same call as the stored request.

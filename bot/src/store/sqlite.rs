@@ -19,6 +19,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{Inserted, ListFilter, MessageRef, Step, Store, StoreError, ThreadRef};
 use crate::lifecycle::AuditEntry;
+use crate::notify::Notice;
+use crate::outbox::{Delivery, DeliveryState, OutboxRow, Settle};
 
 /// Schema migrations, applied in order at open; `PRAGMA user_version` holds
 /// how many have run. Append only: never edit a shipped migration.
@@ -26,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_approvals.sql"),
     include_str!("migrations/0002_chat.sql"),
     include_str!("migrations/0003_conversations.sql"),
+    include_str!("migrations/0004_outbox.sql"),
 ];
 
 /// Most operations one transaction carries; bounds the latency of the first.
@@ -241,6 +244,41 @@ fn append_audit(conn: &Connection, request_id: &str, a: &AuditEntry) -> Result<(
     Ok(())
 }
 
+/// Writes `notice` for each channel, in the transaction of the change.
+fn enqueue(
+    conn: &Connection,
+    outbox: &[String],
+    record: &ApprovalRecord,
+    seq: i64,
+    notice: Notice,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if outbox.is_empty() {
+        return Ok(());
+    }
+    let json = serde_json::to_string(record)?;
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO outbox (channel, request_id, seq, notice, record, state, attempts, created_at, next_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6)",
+    )?;
+    for channel in outbox {
+        stmt.execute(params![
+            channel,
+            record.request_id,
+            seq,
+            notice.as_str(),
+            json,
+            millis(at)
+        ])?;
+    }
+    Ok(())
+}
+
+/// A pending row is a request's head on its channel when no earlier row of
+/// the same request is still pending: notices go out in order.
+const OUTBOX_HEAD: &str = "NOT EXISTS (SELECT 1 FROM outbox p WHERE p.channel = o.channel
+     AND p.request_id = o.request_id AND p.state = 'pending' AND p.seq < o.seq)";
+
 fn status_of(s: String) -> Result<Status, StoreError> {
     s.parse().map_err(StoreError::Backend)
 }
@@ -251,7 +289,9 @@ impl Store for SqliteStore {
         &self,
         record: ApprovalRecord,
         audit: AuditEntry,
+        outbox: &[String],
     ) -> Result<Inserted, StoreError> {
+        let outbox = outbox.to_vec();
         self.with_conn(move |tx| {
             let existing: Option<String> = tx
                 .query_row(
@@ -275,6 +315,7 @@ impl Store for SqliteStore {
                 ],
             )?;
             append_audit(tx, &record.request_id, &audit)?;
+            enqueue(tx, &outbox, &record, 1, Notice::Created, audit.at)?;
             Ok(Inserted::Created(record))
         })
         .await
@@ -361,8 +402,14 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn transition(&self, request_id: &str, step: Step) -> Result<ApprovalRecord, StoreError> {
+    async fn transition(
+        &self,
+        request_id: &str,
+        step: Step,
+        outbox: &[String],
+    ) -> Result<ApprovalRecord, StoreError> {
         let id = request_id.to_owned();
+        let outbox = outbox.to_vec();
         self.with_conn(move |tx| {
             let row: Option<(String, i64)> = tx
                 .query_row(
@@ -393,7 +440,145 @@ impl Store for SqliteStore {
                 return Err(StoreError::Backend(format!("concurrent write to {id}; retry")));
             }
             append_audit(tx, &id, &t.audit)?;
+            if let Some(notice) = t.notice() {
+                enqueue(tx, &outbox, &t.record, version + 1, notice, t.audit.at)?;
+            }
             Ok(t.record)
+        })
+        .await
+    }
+
+    async fn outbox_claim(
+        &self,
+        channel: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let channel = channel.to_owned();
+        self.with_conn(move |tx| {
+            let sql = format!(
+                "SELECT o.request_id, o.seq, o.notice, o.record, o.attempts, o.created_at FROM outbox o
+                 WHERE o.channel = ?1 AND o.state = 'pending' AND o.next_at <= ?2
+                   AND (o.lease_until IS NULL OR o.lease_until <= ?2) AND {OUTBOX_HEAD}
+                 ORDER BY o.next_at LIMIT ?3"
+            );
+            let rows: Vec<(String, i64, String, String, i64, i64)> = tx
+                .prepare_cached(&sql)?
+                .query_map(params![channel, millis(now), limit as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut lease = tx.prepare_cached(
+                "UPDATE outbox SET lease_until = ?4 WHERE channel = ?1 AND request_id = ?2 AND seq = ?3",
+            )?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (request_id, seq, notice, record, attempts, created_at) in rows {
+                lease.execute(params![channel, request_id, seq, millis(lease_until)])?;
+                out.push(OutboxRow {
+                    channel: channel.clone(),
+                    request_id,
+                    seq,
+                    notice: notice.parse().map_err(StoreError::Backend)?,
+                    record: read_record(record)?,
+                    attempts: attempts as u32,
+                    created_at: from_millis(created_at),
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn outbox_settle(
+        &self,
+        channel: &str,
+        request_id: &str,
+        seq: i64,
+        outcome: Settle,
+    ) -> Result<(), StoreError> {
+        let key = (channel.to_owned(), request_id.to_owned(), seq);
+        self.with_conn(move |tx| {
+            let (state, next_at, error, delivered_at) = match outcome {
+                Settle::Delivered { at } => ("delivered", None, None, Some(millis(at))),
+                Settle::Retry { next_at, error } => {
+                    ("pending", Some(millis(next_at)), Some(error), None)
+                }
+                Settle::Failed { error, .. } => ("failed", None, Some(error), None),
+            };
+            tx.prepare_cached(
+                "UPDATE outbox SET state = ?4, attempts = attempts + 1, lease_until = NULL,
+                   next_at = COALESCE(?5, next_at), last_error = COALESCE(?6, last_error),
+                   delivered_at = COALESCE(?7, delivered_at)
+                 WHERE channel = ?1 AND request_id = ?2 AND seq = ?3",
+            )?
+            .execute(params![
+                key.0,
+                key.1,
+                key.2,
+                state,
+                next_at,
+                error,
+                delivered_at
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn outbox_next_due(&self, channel: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let channel = channel.to_owned();
+        self.with_conn(move |conn| {
+            let sql = format!(
+                "SELECT MIN(MAX(o.next_at, COALESCE(o.lease_until, 0))) FROM outbox o
+                 WHERE o.channel = ?1 AND o.state = 'pending' AND {OUTBOX_HEAD}"
+            );
+            let at: Option<i64> = conn
+                .prepare_cached(&sql)?
+                .query_row([&channel], |r| r.get(0))?;
+            Ok(at.map(from_millis))
+        })
+        .await
+    }
+
+    async fn deliveries(&self, request_id: &str) -> Result<Vec<Delivery>, StoreError> {
+        let id = request_id.to_owned();
+        self.with_conn(move |conn| {
+            let rows: Vec<(String, String, i64, Option<String>, Option<i64>)> = conn
+                .prepare_cached(
+                    "SELECT channel, state, attempts, last_error, delivered_at FROM outbox
+                     WHERE request_id = ?1 ORDER BY channel, seq",
+                )?
+                .query_map([&id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut out: Vec<Delivery> = Vec::new();
+            for (channel, state, attempts, error, delivered_at) in rows {
+                if out.last().is_none_or(|d| d.channel != channel) {
+                    out.push(Delivery {
+                        channel: channel.clone(),
+                        state: DeliveryState::Delivered,
+                        attempts: 0,
+                        last_error: None,
+                        delivered_at: None,
+                    });
+                }
+                let Some(d) = out.last_mut() else { continue };
+                d.attempts += attempts as u32;
+                if error.is_some() {
+                    d.last_error = error;
+                }
+                if let Some(at) = delivered_at {
+                    d.delivered_at = Some(from_millis(at));
+                }
+                d.state = match (d.state, state.as_str()) {
+                    (DeliveryState::Failed, _) | (_, "failed") => DeliveryState::Failed,
+                    (DeliveryState::Pending, _) | (_, "pending") => DeliveryState::Pending,
+                    _ => DeliveryState::Delivered,
+                };
+            }
+            Ok(out)
         })
         .await
     }
