@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::outbox::OutboxSettings;
 use crate::people::{Identity, People, PersonConfig};
-use crate::service::Settings;
+use crate::service::{ReplicaSettings, Settings};
 use crate::slack::{self, SlackConfig};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
@@ -113,7 +113,7 @@ pub struct FileConfig {
     pub people: Option<Vec<PersonConfig>>,
     /// Seconds after which an undelivered notice is given up (default 86400).
     pub notify_give_up_secs: Option<u64>,
-    /// Seconds a process reserves a notice or timer it took (1-30, default 30):
+    /// Seconds a process reserves a notice or a timer it took (1-30, default 30):
     /// after a crash, another process takes over once this runs out.
     pub lease_secs: Option<u64>,
     /// Reminder/escalation for requests that name none.
@@ -223,6 +223,10 @@ impl ServeArgs {
                     .unwrap_or(defaults.outbox.give_up_after),
                 lease: lease(file.lease_secs)?.unwrap_or(defaults.outbox.lease),
                 ..defaults.outbox.clone()
+            },
+            replicas: ReplicaSettings {
+                lease: lease(file.lease_secs)?.unwrap_or(defaults.replicas.lease),
+                ..defaults.replicas.clone()
             },
         };
         let slack = resolve_slack(SlackArgs {

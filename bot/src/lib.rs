@@ -111,24 +111,26 @@ impl Running {
         let (workflow, driver) = LocalWorkflow::new(clock.clone());
         let notifiers: Vec<Arc<dyn Notifier>> = extra_notifiers;
         let service = ApprovalService::new(
-            store,
+            store.clone(),
             Arc::new(workflow),
             Fanout::new(notifiers.clone()),
             clock,
             settings,
             shutdown.clone(),
         );
-        let mut tasks = vec![tokio::spawn(driver.run(service.as_due(), shutdown.clone()))];
+        let mut tasks = vec![tokio::spawn(driver.run(
+            service.as_due(),
+            store.clone(),
+            shutdown.clone(),
+        ))];
         tasks.extend(
             notifiers
                 .iter()
                 .filter_map(|n| n.attach(&service, &shutdown)),
         );
         tasks.extend(service.spawn_drainers(&shutdown));
-        service
-            .recover()
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot recover pending requests: {e}"))?;
+        tasks.push(service.spawn_sweeper(&shutdown));
+        tasks.push(service.spawn_watcher(&shutdown));
         let svc = service.clone();
         let stop = shutdown.clone();
         tasks.push(tokio::spawn(async move {

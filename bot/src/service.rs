@@ -23,7 +23,7 @@ use crate::outbox::{Delivery, OutboxSettings};
 use crate::people::{Identity, People, platform_group};
 use crate::store::{Inserted, ListFilter, MessageRef, Step, Store, StoreError, ThreadRef};
 use crate::waiters::Waiters;
-use crate::workflow::{Due, Workflow};
+use crate::workflow::{Due, TimerKind, Workflow};
 
 /// Policy the service applies to every request.
 #[derive(Debug, Clone)]
@@ -47,6 +47,32 @@ pub struct Settings {
     pub people: People,
     /// Retries, leases and giving up, for every notifier's outbox.
     pub outbox: OutboxSettings,
+    /// How processes sharing the store share timers and wake-ups.
+    pub replicas: ReplicaSettings,
+}
+
+/// How processes sharing one store share the work.
+#[derive(Debug, Clone)]
+pub struct ReplicaSettings {
+    /// How long a process reserves a timer it fires (at most 30 s): if it
+    /// dies meanwhile, another fires it once this runs out.
+    pub lease: Duration,
+    /// How often each process looks for due timers nobody holds (those of a
+    /// process that died, or that none armed).
+    pub sweep_every: Duration,
+    /// How often each process reads the requests that became final, to wake
+    /// its long-polls when another process recorded the decision.
+    pub watch_every: Duration,
+}
+
+impl Default for ReplicaSettings {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+            sweep_every: Duration::from_secs(1),
+            watch_every: Duration::from_millis(200),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -61,6 +87,7 @@ impl Default for Settings {
             max_wait_secs: 300,
             people: People::default(),
             outbox: OutboxSettings::default(),
+            replicas: ReplicaSettings::default(),
         }
     }
 }
@@ -232,6 +259,13 @@ impl ApprovalService {
         let proposed = record.clone();
         match self.store.insert(record, audit, &self.channels).await? {
             Inserted::Existing(existing) if same_call(&existing, &proposed) => {
+                // A retry arms the timers again, in case the first try could
+                // not (they are in the store either way).
+                if !existing.status.is_final()
+                    && let Err(e) = self.workflow.start(&existing).await
+                {
+                    tracing::warn!(approval_id = %existing.request_id, error = %e, "cannot arm timers; the sweep fires them");
+                }
                 Ok((existing, Created::Existing))
             }
             Inserted::Existing(existing) => Err(ServiceError::Conflict {
@@ -247,10 +281,11 @@ impl ApprovalService {
                 self.metrics.created();
                 self.kick_outbox();
                 log_notice(Notice::Created, &record).await;
+                // The timers were stored with the request; arming them here
+                // only makes them punctual. If that fails, the sweep fires
+                // them within a second of falling due.
                 if let Err(e) = self.workflow.start(&record).await {
-                    // Without a timer the request could never expire: withdraw it.
-                    tracing::error!(approval_id = %record.request_id, error = %e, "cannot schedule deadline");
-                    return Err(ServiceError::Internal(e.to_string()));
+                    tracing::warn!(approval_id = %record.request_id, error = %e, "cannot arm timers; the sweep fires them");
                 }
                 Ok((record, Created::New))
             }
@@ -534,7 +569,7 @@ impl ApprovalService {
         match self.run(request_id, true, step).await {
             Err(ServiceError::Refused(Refusal::DeadlinePassed(at))) => {
                 // The timer has not fired yet; expire now so waiters hear of it.
-                self.expire(request_id).await;
+                self.fire(request_id, TimerKind::Expire).await;
                 Err(ServiceError::Refused(Refusal::DeadlinePassed(at)))
             }
             other => other,
@@ -661,28 +696,6 @@ impl ApprovalService {
         Ok(self.store.deliveries(request_id).await?)
     }
 
-    /// Re-arms timers for every pending request after a start, expiring those
-    /// whose deadline passed while the service was down.
-    pub async fn recover(&self) -> Result<usize, ServiceError> {
-        let now = self.clock.now();
-        let pending = self.store.pending().await?;
-        let mut expired = 0;
-        for record in &pending {
-            if record.expires_at <= now {
-                self.expire(&record.request_id).await;
-                expired += 1;
-            } else if let Err(e) = self.workflow.start(record).await {
-                return Err(ServiceError::Internal(e.to_string()));
-            }
-        }
-        tracing::info!(
-            pending = pending.len() - expired,
-            expired,
-            "recovered pending requests"
-        );
-        Ok(expired)
-    }
-
     /// Deletes final records older than the retention period.
     pub async fn purge(&self) -> Result<u64, ServiceError> {
         let Some(keep) = self.settings.retention else {
@@ -782,21 +795,156 @@ impl ApprovalService {
 #[async_trait]
 impl Due for ApprovalService {
     async fn expire(&self, request_id: &str) {
-        match self.apply(request_id, Event::Expire).await {
-            Ok(r) => {
-                tracing::info!(approval_id = %r.request_id, reason = r.reason.as_deref().unwrap_or(""), "expired")
-            }
-            Err(ServiceError::Refused(_)) => {} // decided meanwhile, or not due yet
-            Err(e) => tracing::error!(approval_id = request_id, error = %e, "cannot expire"),
-        }
+        self.fire(request_id, TimerKind::Expire).await
     }
 
     async fn remind(&self, request_id: &str) {
-        match self.apply(request_id, Event::Remind).await {
-            Ok(r) => log_notice(Notice::Reminder, &r).await,
-            Err(ServiceError::Refused(_)) => {}
-            Err(e) => tracing::error!(approval_id = request_id, error = %e, "cannot send reminder"),
+        self.fire(request_id, TimerKind::Remind).await
+    }
+}
+
+impl ApprovalService {
+    fn lease_until(&self) -> chrono::DateTime<Utc> {
+        self.clock.now()
+            + chrono::Duration::from_std(self.settings.replicas.lease)
+                .unwrap_or(chrono::Duration::seconds(30))
+    }
+
+    /// A timer is due here: lease it, so no other process fires it too,
+    /// then act on it.
+    async fn fire(&self, request_id: &str, kind: TimerKind) {
+        let now = self.clock.now();
+        match self
+            .store
+            .claim_timer(request_id, kind, now, self.lease_until())
+            .await
+        {
+            Ok(true) => self.fire_claimed(request_id, kind).await,
+            // Another process holds it, or the request is final already.
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(approval_id = request_id, error = %e, "cannot lease the timer; the sweep retries")
+            }
         }
+    }
+
+    async fn fire_claimed(&self, request_id: &str, kind: TimerKind) {
+        let event = match kind {
+            TimerKind::Expire => Event::Expire,
+            TimerKind::Remind => Event::Remind,
+        };
+        match self.apply(request_id, event).await {
+            Ok(r) if kind == TimerKind::Expire => {
+                tracing::info!(approval_id = %r.request_id, reason = r.reason.as_deref().unwrap_or(""), "expired")
+            }
+            Ok(r) => log_notice(Notice::Reminder, &r).await,
+            Err(ServiceError::Refused(Refusal::Noop(_))) => {
+                // It fired a little early (or the reminder went out already):
+                // give the timer back and arm it again, so it is never lost.
+                if let Err(e) = self.store.release_timer(request_id, kind).await {
+                    tracing::warn!(approval_id = request_id, error = %e, "cannot release the timer");
+                }
+                if let Ok(r) = self.get(request_id).await
+                    && !r.status.is_final()
+                    && let Err(e) = self.workflow.start(&r).await
+                {
+                    tracing::warn!(approval_id = request_id, error = %e, "cannot arm the timer again; the sweep fires it");
+                }
+            }
+            // Decided meanwhile: the decision removed the timer.
+            Err(ServiceError::Refused(_)) | Err(ServiceError::NotFound(_)) => {}
+            Err(e) => {
+                tracing::error!(approval_id = request_id, timer = kind.as_str(), error = %e, "timer failed; it is retried once its lease runs out")
+            }
+        }
+    }
+
+    /// Fires the due timers nobody holds: those of a process that died and
+    /// those no process armed. Runs on a long-lived host only.
+    pub fn spawn_sweeper(
+        self: &Arc<Self>,
+        shutdown: &CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let me = Arc::downgrade(self);
+        let stop = shutdown.clone();
+        let every = self.settings.replicas.sweep_every;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                let Some(svc) = me.upgrade() else { return };
+                let now = svc.clock.now();
+                match svc
+                    .store
+                    .claim_due_timers(now, svc.lease_until(), 100)
+                    .await
+                {
+                    Ok(due) => {
+                        for t in due {
+                            let svc = svc.clone();
+                            tokio::spawn(
+                                async move { svc.fire_claimed(&t.request_id, t.kind).await },
+                            );
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot read due timers"),
+                }
+            }
+        })
+    }
+
+    /// Follows the requests that became final in the store, whichever
+    /// process decided them, and wakes the long-polls waiting here.
+    pub fn spawn_watcher(
+        self: &Arc<Self>,
+        shutdown: &CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let me = Arc::downgrade(self);
+        let stop = shutdown.clone();
+        let every = self.settings.replicas.watch_every;
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let mut cursor = loop {
+                match store.finals_since(None, 0).await {
+                    Ok((_, c)) => break c,
+                    Err(e) => tracing::warn!(error = %e, "cannot read finals"),
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+            };
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                let Some(svc) = me.upgrade() else { return };
+                loop {
+                    match store.finals_since(Some(&cursor), 1000).await {
+                        Ok((ids, next)) => {
+                            cursor = next;
+                            for id in &ids {
+                                svc.waiters.wake(id);
+                            }
+                            if ids.len() < 1000 {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot read finals");
+                            break;
+                        }
+                    }
+                }
+            }
+        })
     }
 }
 

@@ -24,6 +24,7 @@ use hitl_wire::{ApprovalRecord, Status};
 
 use crate::lifecycle::{AuditEntry, Refusal, Transition};
 use crate::outbox::{Delivery, OutboxRow, Settle};
+use crate::workflow::{Timer, TimerKind};
 
 /// A lifecycle step to run against the current record inside the store's
 /// conditional write. It may run more than once if a write races.
@@ -88,9 +89,10 @@ pub struct ThreadRef {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Stores a new record with its `created` audit entry and a `created`
-    /// outbox row for each of `outbox` (notifier names), all in one
-    /// transaction, unless the id exists.
+    /// Stores a new record with its `created` audit entry, its timers
+    /// ([`crate::workflow::timers_of`]) and a `created` outbox row for each
+    /// of `outbox` (notifier names), all in one transaction, unless the id
+    /// exists.
     async fn insert(
         &self,
         record: ApprovalRecord,
@@ -115,7 +117,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Applies `step` to the stored record and writes the result atomically
     /// with its audit entry and, when the change is one people hear about
-    /// ([`Transition::notice`]), an outbox row for each of `outbox`.
+    /// ([`Transition::notice`]), an outbox row for each of `outbox`. A record
+    /// that becomes final loses its timers and is added to the finals that
+    /// [`Store::finals_since`] follows; a sent reminder loses its timer.
     /// Returns the new record.
     async fn transition(
         &self,
@@ -149,6 +153,41 @@ pub trait Store: Send + Sync + 'static {
 
     /// Delivery of a request's notices, one entry per channel.
     async fn deliveries(&self, request_id: &str) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Every timer of every pending request (the local engine arms these at
+    /// start).
+    async fn timers(&self) -> Result<Vec<Timer>, StoreError>;
+
+    /// Leases one timer until `lease_until` unless another live lease holds
+    /// it; true when this caller may fire it. False too when it is gone.
+    async fn claim_timer(
+        &self,
+        request_id: &str,
+        kind: TimerKind,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives a leased timer back (it fired too early and is armed again).
+    async fn release_timer(&self, request_id: &str, kind: TimerKind) -> Result<(), StoreError>;
+
+    /// Leases up to `limit` timers due at `now` that nobody holds a live
+    /// lease on: those whose process died or never armed them.
+    async fn claim_due_timers(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Timer>, StoreError>;
+
+    /// The requests that became final after `cursor` (opaque, from an
+    /// earlier answer; `None`: from now on, returning no ids), at most
+    /// `limit`, and the cursor to pass next time.
+    async fn finals_since(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, String), StoreError>;
 
     /// Audit history after `after` (a `seq`), oldest first, at most `limit`.
     async fn audit(

@@ -21,6 +21,7 @@ use super::{Inserted, ListFilter, MessageRef, Step, Store, StoreError, ThreadRef
 use crate::lifecycle::AuditEntry;
 use crate::notify::Notice;
 use crate::outbox::{Delivery, DeliveryState, OutboxRow, Settle};
+use crate::workflow::{Timer, TimerKind, timers_of};
 
 /// Schema migrations, applied in order at open; `PRAGMA user_version` holds
 /// how many have run. Append only: never edit a shipped migration.
@@ -29,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_chat.sql"),
     include_str!("migrations/0003_conversations.sql"),
     include_str!("migrations/0004_outbox.sql"),
+    include_str!("migrations/0005_replicas.sql"),
 ];
 
 /// Most operations one transaction carries; bounds the latency of the first.
@@ -279,6 +281,14 @@ fn enqueue(
 const OUTBOX_HEAD: &str = "NOT EXISTS (SELECT 1 FROM outbox p WHERE p.channel = o.channel
      AND p.request_id = o.request_id AND p.state = 'pending' AND p.seq < o.seq)";
 
+fn timer_of((request_id, kind, due_at): (String, String, i64)) -> Option<Timer> {
+    Some(Timer {
+        request_id,
+        kind: TimerKind::parse(&kind)?,
+        due_at: from_millis(due_at),
+    })
+}
+
 fn status_of(s: String) -> Result<Status, StoreError> {
     s.parse().map_err(StoreError::Backend)
 }
@@ -315,6 +325,12 @@ impl Store for SqliteStore {
                 ],
             )?;
             append_audit(tx, &record.request_id, &audit)?;
+            let mut timer = tx.prepare_cached(
+                "INSERT INTO timers (request_id, kind, due_at) VALUES (?1, ?2, ?3)",
+            )?;
+            for t in timers_of(&record) {
+                timer.execute(params![t.request_id, t.kind.as_str(), millis(t.due_at)])?;
+            }
             enqueue(tx, &outbox, &record, 1, Notice::Created, audit.at)?;
             Ok(Inserted::Created(record))
         })
@@ -440,6 +456,15 @@ impl Store for SqliteStore {
                 return Err(StoreError::Backend(format!("concurrent write to {id}; retry")));
             }
             append_audit(tx, &id, &t.audit)?;
+            if t.record.status.is_final() && !current.status.is_final() {
+                tx.prepare_cached("DELETE FROM timers WHERE request_id = ?1")?
+                    .execute([&id])?;
+                tx.prepare_cached("INSERT INTO finals (request_id, at) VALUES (?1, ?2)")?
+                    .execute(params![id, millis(t.audit.at)])?;
+            } else if t.record.reminded_at.is_some() && current.reminded_at.is_none() {
+                tx.prepare_cached("DELETE FROM timers WHERE request_id = ?1 AND kind = 'remind'")?
+                    .execute([&id])?;
+            }
             if let Some(notice) = t.notice() {
                 enqueue(tx, &outbox, &t.record, version + 1, notice, t.audit.at)?;
             }
@@ -541,6 +566,111 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn timers(&self) -> Result<Vec<Timer>, StoreError> {
+        self.with_conn(|conn| {
+            let rows: Vec<(String, String, i64)> = conn
+                .prepare_cached("SELECT request_id, kind, due_at FROM timers ORDER BY due_at")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
+            Ok(rows.into_iter().filter_map(timer_of).collect())
+        })
+        .await
+    }
+
+    async fn claim_timer(
+        &self,
+        request_id: &str,
+        kind: TimerKind,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let id = request_id.to_owned();
+        self.with_conn(move |tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE timers SET lease_until = ?4 WHERE request_id = ?1 AND kind = ?2
+                       AND (lease_until IS NULL OR lease_until <= ?3)",
+                )?
+                .execute(params![id, kind.as_str(), millis(now), millis(lease_until)])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn release_timer(&self, request_id: &str, kind: TimerKind) -> Result<(), StoreError> {
+        let id = request_id.to_owned();
+        self.with_conn(move |tx| {
+            tx.prepare_cached(
+                "UPDATE timers SET lease_until = NULL WHERE request_id = ?1 AND kind = ?2",
+            )?
+            .execute(params![id, kind.as_str()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn claim_due_timers(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Timer>, StoreError> {
+        self.with_conn(move |tx| {
+            let rows: Vec<(String, String, i64)> = tx
+                .prepare_cached(
+                    "SELECT request_id, kind, due_at FROM timers
+                     WHERE due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
+                     ORDER BY due_at LIMIT ?2",
+                )?
+                .query_map(params![millis(now), limit as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut lease = tx.prepare_cached(
+                "UPDATE timers SET lease_until = ?3 WHERE request_id = ?1 AND kind = ?2",
+            )?;
+            for (id, kind, _) in &rows {
+                lease.execute(params![id, kind, millis(lease_until)])?;
+            }
+            Ok(rows.into_iter().filter_map(timer_of).collect())
+        })
+        .await
+    }
+
+    async fn finals_since(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, String), StoreError> {
+        let after: Option<i64> = match cursor {
+            None => None,
+            Some(c) => Some(
+                c.parse()
+                    .map_err(|_| StoreError::Backend(format!("not a finals cursor: {c:?}")))?,
+            ),
+        };
+        self.with_conn(move |conn| {
+            let Some(after) = after else {
+                let head: i64 = conn
+                    .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM finals")?
+                    .query_row([], |r| r.get(0))?;
+                return Ok((Vec::new(), head.to_string()));
+            };
+            let rows: Vec<(i64, String)> = conn
+                .prepare_cached(
+                    "SELECT seq, request_id FROM finals WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                )?
+                .query_map(params![after, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            let next = rows.last().map(|(seq, _)| *seq).unwrap_or(after);
+            Ok((
+                rows.into_iter().map(|(_, id)| id).collect(),
+                next.to_string(),
+            ))
+        })
+        .await
+    }
+
     async fn deliveries(&self, request_id: &str) -> Result<Vec<Delivery>, StoreError> {
         let id = request_id.to_owned();
         self.with_conn(move |conn| {
@@ -637,6 +767,8 @@ impl Store for SqliteStore {
             // Message references go with their records (ON DELETE CASCADE).
             let n = tx.execute("DELETE FROM approvals WHERE status != 'pending' AND decided_at < ?1", [cutoff])?;
             tx.execute("DELETE FROM session_threads WHERE created_at < ?1", [cutoff])?;
+            // Long-polls follow the finals for seconds; an hour is plenty.
+            tx.execute("DELETE FROM finals WHERE at < ?1", [cutoff.max(millis(Utc::now()) - 3_600_000)])?;
             Ok(n as u64)
         })
         .await
