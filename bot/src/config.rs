@@ -12,8 +12,9 @@ use hitl_wire::Escalation;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::outbox::OutboxSettings;
 use crate::people::{Identity, People, PersonConfig};
-use crate::service::Settings;
+use crate::service::{ReplicaSettings, Settings};
 use crate::slack::{self, SlackConfig};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
@@ -110,6 +111,11 @@ pub struct FileConfig {
     /// One person's identities on several platforms, counted as one person:
     /// `[[people]] name = "Alice", ids = ["slack:U0ALICE", "teams:alice@contoso.com"]`.
     pub people: Option<Vec<PersonConfig>>,
+    /// Seconds after which an undelivered notice is given up (default 86400).
+    pub notify_give_up_secs: Option<u64>,
+    /// Seconds a process reserves a notice or a timer it took (1-30, default 30):
+    /// after a crash, another process takes over once this runs out.
+    pub lease_secs: Option<u64>,
     /// Reminder/escalation for requests that name none.
     pub escalation: Option<Escalation>,
     pub retention_days: Option<u64>,
@@ -208,6 +214,18 @@ impl ServeArgs {
                 .then(|| Duration::from_secs(retention_days * 24 * 3600)),
             max_wait_secs: file.max_wait_secs.unwrap_or(defaults.max_wait_secs),
             people,
+            outbox: OutboxSettings {
+                give_up_after: file
+                    .notify_give_up_secs
+                    .map(Duration::from_secs)
+                    .unwrap_or(defaults.outbox.give_up_after),
+                lease: lease(file.lease_secs)?.unwrap_or(defaults.outbox.lease),
+                ..defaults.outbox.clone()
+            },
+            replicas: ReplicaSettings {
+                lease: lease(file.lease_secs)?.unwrap_or(defaults.replicas.lease),
+                ..defaults.replicas.clone()
+            },
         };
         let slack = resolve_slack(SlackArgs {
             bot_token: self.slack_bot_token.or(file.slack_bot_token),
@@ -271,4 +289,13 @@ fn resolve_slack(a: SlackArgs) -> anyhow::Result<Option<SlackConfig>> {
         cfg.api_url = url;
     }
     Ok(Some(cfg))
+}
+
+/// Leases longer than 30 s would leave a dead process's work waiting too long.
+fn lease(secs: Option<u64>) -> anyhow::Result<Option<Duration>> {
+    match secs {
+        None => Ok(None),
+        Some(n @ 1..=30) => Ok(Some(Duration::from_secs(n))),
+        Some(n) => bail!("lease_secs must be between 1 and 30 (got {n})"),
+    }
 }

@@ -7,6 +7,7 @@
 //! - [`store`]: the `Store` trait and the embedded SQLite store.
 //! - [`workflow`]: the `Workflow` trait and the in-process timer engine.
 //! - [`notify`]: the `Notifier` seam (log; Slack; Teams and SNS later).
+//! - [`outbox`]: notices kept in the store until each notifier delivered them.
 //! - [`slack`]: the Slack adapter: cards, clicks, thread replies, `/approvals`,
 //!   Socket Mode.
 //! - [`teams`]: the Teams adapter's edge: Bot Framework token checks, the
@@ -24,6 +25,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod metrics;
 pub mod notify;
+pub mod outbox;
 pub mod people;
 pub mod service;
 pub mod slack;
@@ -44,7 +46,7 @@ use tokio_util::sync::CancellationToken;
 
 use api::auth::Tokens;
 use clock::Clock;
-use notify::{Fanout, LogNotifier, Notifier};
+use notify::{Fanout, Notifier};
 use service::{ApprovalService, Settings};
 use store::Store;
 use workflow::local::LocalWorkflow;
@@ -105,26 +107,28 @@ impl Running {
     ) -> anyhow::Result<Self> {
         let shutdown = CancellationToken::new();
         let (workflow, driver) = LocalWorkflow::new(clock.clone());
-        let mut notifiers: Vec<Arc<dyn Notifier>> = vec![Arc::new(LogNotifier)];
-        notifiers.extend(extra_notifiers);
+        let notifiers: Vec<Arc<dyn Notifier>> = extra_notifiers;
         let service = ApprovalService::new(
-            store,
+            store.clone(),
             Arc::new(workflow),
             Fanout::new(notifiers.clone()),
             clock,
             settings,
             shutdown.clone(),
         );
-        let mut tasks = vec![tokio::spawn(driver.run(service.as_due(), shutdown.clone()))];
+        let mut tasks = vec![tokio::spawn(driver.run(
+            service.as_due(),
+            store.clone(),
+            shutdown.clone(),
+        ))];
         tasks.extend(
             notifiers
                 .iter()
                 .filter_map(|n| n.attach(&service, &shutdown)),
         );
-        service
-            .recover()
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot recover pending requests: {e}"))?;
+        tasks.extend(service.spawn_drainers(&shutdown));
+        tasks.push(service.spawn_sweeper(&shutdown));
+        tasks.push(service.spawn_watcher(&shutdown));
         let svc = service.clone();
         let stop = shutdown.clone();
         tasks.push(tokio::spawn(async move {

@@ -17,6 +17,7 @@ use hitl_wire::api::DecisionAction;
 use hitl_wire::{ApprovalRecord, Status, Vote, arguments_hash};
 use serde_json::{Value, json};
 
+use crate::notify::Notice;
 use crate::people::People;
 use std::sync::Arc;
 
@@ -55,6 +56,21 @@ pub enum Event {
 pub struct Transition {
     pub record: ApprovalRecord,
     pub audit: AuditEntry,
+}
+
+impl Transition {
+    /// The notice people get about this change, if it is one they hear of.
+    pub fn notice(&self) -> Option<Notice> {
+        match self.audit.action {
+            "created" => Some(Notice::Created),
+            "voted" => Some(Notice::Voted),
+            "reminded" => Some(Notice::Reminder),
+            "approved" | "rejected" => Some(Notice::Decided),
+            "expired" => Some(Notice::Expired),
+            "cancelled" => Some(Notice::Cancelled),
+            _ => None,
+        }
+    }
 }
 
 /// One line of audit history, before the store numbers it.
@@ -217,6 +233,8 @@ pub fn apply(
             ))
         }
         Event::Notified => {
+            // A final record's history ends with its decision.
+            pending_only(record)?;
             if record.notification_sent {
                 return Err(Refusal::Noop("already marked as notified"));
             }

@@ -1,7 +1,8 @@
 //! Prometheus metrics, written out by hand in the text exposition format.
 //!
-//! Three families matter to operators: HTTP requests by route and status,
-//! how many requests are pending now, and how long people take to decide.
+//! What matters to operators: HTTP requests by route and status, how many
+//! requests are pending now, how long people take to decide, and how notices
+//! fare on each channel.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -25,6 +26,8 @@ struct Inner {
     latency_buckets: [u64; LATENCY_BUCKETS.len()],
     latency_count: u64,
     latency_sum: f64,
+    /// (channel, outcome) -> count of notice delivery attempts.
+    notices: BTreeMap<(&'static str, &'static str), u64>,
 }
 
 impl Metrics {
@@ -57,6 +60,16 @@ impl Metrics {
             m.latency_count += 1;
             m.latency_sum += seconds;
         }
+    }
+
+    /// One outbox delivery attempt ended: delivered, to be retried, or given up.
+    pub fn notice_settled(&self, channel: &'static str, delivered: bool, failed: bool) {
+        let outcome = match (delivered, failed) {
+            (true, _) => "delivered",
+            (_, true) => "failed",
+            _ => "retried",
+        };
+        *self.inner().notices.entry((channel, outcome)).or_default() += 1;
     }
 
     /// The exposition text; `pending` is read from the store at scrape time.
@@ -120,6 +133,17 @@ impl Metrics {
             "hitl_decision_latency_seconds_count {}",
             m.latency_count
         );
+        let _ = writeln!(
+            out,
+            "# HELP hitl_notifications_total Notice delivery attempts, by channel and outcome (delivered, retried, failed: given up)."
+        );
+        let _ = writeln!(out, "# TYPE hitl_notifications_total counter");
+        for ((channel, outcome), n) in &m.notices {
+            let _ = writeln!(
+                out,
+                "hitl_notifications_total{{channel=\"{channel}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
         out
     }
 }

@@ -17,11 +17,13 @@ use crate::clock::Clock;
 use crate::ids;
 use crate::lifecycle::{self, AuditEntry, Event, Refusal};
 use crate::metrics::Metrics;
-use crate::notify::{Fanout, Notice};
+use crate::notify::{Fanout, LogNotifier, Notice, Notifier};
+use crate::outbox::drain::Drainer;
+use crate::outbox::{Delivery, OutboxSettings};
 use crate::people::{Identity, People, platform_group};
 use crate::store::{Inserted, ListFilter, MessageRef, Step, Store, StoreError, ThreadRef};
 use crate::waiters::Waiters;
-use crate::workflow::{Due, Workflow};
+use crate::workflow::{Due, TimerKind, Workflow};
 
 /// Policy the service applies to every request.
 #[derive(Debug, Clone)]
@@ -43,6 +45,34 @@ pub struct Settings {
     /// People linked across platforms (`[[people]]`): each counts once for
     /// self-approval, quorum and allowlists, whichever identity they use.
     pub people: People,
+    /// Retries, leases and giving up, for every notifier's outbox.
+    pub outbox: OutboxSettings,
+    /// How processes sharing the store share timers and wake-ups.
+    pub replicas: ReplicaSettings,
+}
+
+/// How processes sharing one store share the work.
+#[derive(Debug, Clone)]
+pub struct ReplicaSettings {
+    /// How long a process reserves a timer it fires (at most 30 s): if it
+    /// dies meanwhile, another fires it once this runs out.
+    pub lease: Duration,
+    /// How often each process looks for due timers nobody holds (those of a
+    /// process that died, or that none armed).
+    pub sweep_every: Duration,
+    /// How often each process reads the requests that became final, to wake
+    /// its long-polls when another process recorded the decision.
+    pub watch_every: Duration,
+}
+
+impl Default for ReplicaSettings {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+            sweep_every: Duration::from_secs(1),
+            watch_every: Duration::from_millis(200),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -56,6 +86,8 @@ impl Default for Settings {
             retention: Some(Duration::from_secs(90 * 24 * 3600)),
             max_wait_secs: 300,
             people: People::default(),
+            outbox: OutboxSettings::default(),
+            replicas: ReplicaSettings::default(),
         }
     }
 }
@@ -125,6 +157,10 @@ pub struct ApprovalService {
     store: Arc<dyn Store>,
     workflow: Arc<dyn Workflow>,
     notifier: Fanout,
+    /// The outbox channels (notifier names) every notice is written for.
+    channels: Vec<String>,
+    /// One per notifier: wakes its drainer after a commit wrote rows.
+    kicks: Vec<Arc<tokio::sync::Notify>>,
     waiters: Waiters,
     clock: Clock,
     settings: Settings,
@@ -134,7 +170,6 @@ pub struct ApprovalService {
     people: Arc<People>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
-    me: Weak<ApprovalService>,
 }
 
 impl std::fmt::Debug for ApprovalService {
@@ -160,10 +195,17 @@ impl ApprovalService {
         settings: Settings,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
-        Arc::new_cyclic(|me| Self {
+        let channels = notifier.channels();
+        let kicks = channels
+            .iter()
+            .map(|_| Arc::new(tokio::sync::Notify::new()))
+            .collect();
+        Arc::new(Self {
             store,
             workflow,
             notifier,
+            channels,
+            kicks,
             waiters: Waiters::default(),
             clock,
             groups: Arc::new(settings.groups.clone()),
@@ -171,7 +213,6 @@ impl ApprovalService {
             settings,
             metrics: Arc::new(Metrics::default()),
             shutdown,
-            me: me.clone(),
         })
     }
 
@@ -216,8 +257,15 @@ impl ApprovalService {
             }),
         };
         let proposed = record.clone();
-        match self.store.insert(record, audit).await? {
+        match self.store.insert(record, audit, &self.channels).await? {
             Inserted::Existing(existing) if same_call(&existing, &proposed) => {
+                // A retry arms the timers again, in case the first try could
+                // not (they are in the store either way).
+                if !existing.status.is_final()
+                    && let Err(e) = self.workflow.start(&existing).await
+                {
+                    tracing::warn!(approval_id = %existing.request_id, error = %e, "cannot arm timers; the sweep fires them");
+                }
                 Ok((existing, Created::Existing))
             }
             Inserted::Existing(existing) => Err(ServiceError::Conflict {
@@ -231,12 +279,14 @@ impl ApprovalService {
             }),
             Inserted::Created(record) => {
                 self.metrics.created();
+                self.kick_outbox();
+                log_notice(Notice::Created, &record).await;
+                // The timers were stored with the request; arming them here
+                // only makes them punctual. If that fails, the sweep fires
+                // them within a second of falling due.
                 if let Err(e) = self.workflow.start(&record).await {
-                    // Without a timer the request could never expire: withdraw it.
-                    tracing::error!(approval_id = %record.request_id, error = %e, "cannot schedule deadline");
-                    return Err(ServiceError::Internal(e.to_string()));
+                    tracing::warn!(approval_id = %record.request_id, error = %e, "cannot arm timers; the sweep fires them");
                 }
-                self.spawn_created_notice(record.clone());
                 Ok((record, Created::New))
             }
         }
@@ -519,7 +569,7 @@ impl ApprovalService {
         match self.run(request_id, true, step).await {
             Err(ServiceError::Refused(Refusal::DeadlinePassed(at))) => {
                 // The timer has not fired yet; expire now so waiters hear of it.
-                self.expire(request_id).await;
+                self.fire(request_id, TimerKind::Expire).await;
                 Err(ServiceError::Refused(Refusal::DeadlinePassed(at)))
             }
             other => other,
@@ -569,7 +619,11 @@ impl ApprovalService {
         can_finish: bool,
         step: Step,
     ) -> Result<ApprovalRecord, ServiceError> {
-        let record = self.store.transition(request_id, step).await?;
+        let record = self
+            .store
+            .transition(request_id, step, &self.channels)
+            .await?;
+        self.kick_outbox();
         if can_finish && record.status.is_final() {
             self.after_final(&record).await;
         }
@@ -591,50 +645,55 @@ impl ApprovalService {
             Status::Cancelled => Notice::Cancelled,
             _ => Notice::Decided,
         };
-        let notifier = self.notifier.clone();
-        let record = record.clone();
-        tokio::spawn(async move {
-            notifier.notify(notice, &record).await;
-        });
+        log_notice(notice, record).await;
     }
 
-    fn spawn_created_notice(&self, record: ApprovalRecord) {
-        let Some(me) = self.me.upgrade() else { return };
-        tokio::spawn(async move {
-            if me.notifier.notify(Notice::Created, &record).await {
-                let step: Step = {
-                    let clock = me.clock.clone();
-                    Arc::new(move |r: &ApprovalRecord| {
-                        lifecycle::apply(r, &Event::Notified, clock.now())
-                    })
-                };
-                if let Err(e) = me.store.transition(&record.request_id, step).await {
-                    tracing::debug!(approval_id = %record.request_id, error = %e, "notification_sent not recorded");
+    /// Wakes every drainer: a commit may have written outbox rows.
+    fn kick_outbox(&self) {
+        for k in &self.kicks {
+            k.notify_one();
+        }
+    }
+
+    /// Starts one outbox drainer per notifier. Only a long-lived host runs
+    /// these; their handles end when `shutdown` is cancelled.
+    pub fn spawn_drainers(
+        self: &Arc<Self>,
+        shutdown: &CancellationToken,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        self.notifier
+            .notifiers()
+            .iter()
+            .zip(&self.kicks)
+            .map(|(n, kick)| {
+                Drainer {
+                    store: self.store.clone(),
+                    notifier: n.clone(),
+                    settings: self.settings.outbox.clone(),
+                    clock: self.clock.clone(),
+                    kick: kick.clone(),
+                    service: Arc::downgrade(self),
                 }
-            }
-        });
+                .spawn(shutdown.clone())
+            })
+            .collect()
     }
 
-    /// Re-arms timers for every pending request after a start, expiring those
-    /// whose deadline passed while the service was down.
-    pub async fn recover(&self) -> Result<usize, ServiceError> {
-        let now = self.clock.now();
-        let pending = self.store.pending().await?;
-        let mut expired = 0;
-        for record in &pending {
-            if record.expires_at <= now {
-                self.expire(&record.request_id).await;
-                expired += 1;
-            } else if let Err(e) = self.workflow.start(record).await {
-                return Err(ServiceError::Internal(e.to_string()));
+    /// The request's card reached a channel: `notification_sent` becomes
+    /// true while it is pending (a final record's history ends with its
+    /// decision).
+    pub async fn card_delivered(&self, request_id: &str) {
+        match self.apply(request_id, Event::Notified).await {
+            Ok(_) | Err(ServiceError::Refused(_)) => {}
+            Err(e) => {
+                tracing::debug!(approval_id = request_id, error = %e, "notification_sent not recorded")
             }
         }
-        tracing::info!(
-            pending = pending.len() - expired,
-            expired,
-            "recovered pending requests"
-        );
-        Ok(expired)
+    }
+
+    /// How the request's notices fared, per channel.
+    pub async fn deliveries(&self, request_id: &str) -> Result<Vec<Delivery>, ServiceError> {
+        Ok(self.store.deliveries(request_id).await?)
     }
 
     /// Deletes final records older than the retention period.
@@ -658,12 +717,6 @@ impl ApprovalService {
     /// Every pending request, oldest deadline first.
     pub async fn pending(&self) -> Result<Vec<ApprovalRecord>, ServiceError> {
         Ok(self.store.pending().await?)
-    }
-
-    /// Records that the new-request notice reached its channels after all
-    /// (a chat adapter's re-post succeeded).
-    pub async fn mark_notified(&self, request_id: &str) -> Result<ApprovalRecord, ServiceError> {
-        self.apply(request_id, Event::Notified).await
     }
 
     // Chat adapters keep their bookkeeping through the service too, so the
@@ -742,23 +795,156 @@ impl ApprovalService {
 #[async_trait]
 impl Due for ApprovalService {
     async fn expire(&self, request_id: &str) {
-        match self.apply(request_id, Event::Expire).await {
-            Ok(r) => {
-                tracing::info!(approval_id = %r.request_id, reason = r.reason.as_deref().unwrap_or(""), "expired")
-            }
-            Err(ServiceError::Refused(_)) => {} // decided meanwhile, or not due yet
-            Err(e) => tracing::error!(approval_id = request_id, error = %e, "cannot expire"),
-        }
+        self.fire(request_id, TimerKind::Expire).await
     }
 
     async fn remind(&self, request_id: &str) {
-        match self.apply(request_id, Event::Remind).await {
-            Ok(r) => {
-                self.notifier.notify(Notice::Reminder, &r).await;
+        self.fire(request_id, TimerKind::Remind).await
+    }
+}
+
+impl ApprovalService {
+    fn lease_until(&self) -> chrono::DateTime<Utc> {
+        self.clock.now()
+            + chrono::Duration::from_std(self.settings.replicas.lease)
+                .unwrap_or(chrono::Duration::seconds(30))
+    }
+
+    /// A timer is due here: lease it, so no other process fires it too,
+    /// then act on it.
+    async fn fire(&self, request_id: &str, kind: TimerKind) {
+        let now = self.clock.now();
+        match self
+            .store
+            .claim_timer(request_id, kind, now, self.lease_until())
+            .await
+        {
+            Ok(true) => self.fire_claimed(request_id, kind).await,
+            // Another process holds it, or the request is final already.
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(approval_id = request_id, error = %e, "cannot lease the timer; the sweep retries")
             }
-            Err(ServiceError::Refused(_)) => {}
-            Err(e) => tracing::error!(approval_id = request_id, error = %e, "cannot send reminder"),
         }
+    }
+
+    async fn fire_claimed(&self, request_id: &str, kind: TimerKind) {
+        let event = match kind {
+            TimerKind::Expire => Event::Expire,
+            TimerKind::Remind => Event::Remind,
+        };
+        match self.apply(request_id, event).await {
+            Ok(r) if kind == TimerKind::Expire => {
+                tracing::info!(approval_id = %r.request_id, reason = r.reason.as_deref().unwrap_or(""), "expired")
+            }
+            Ok(r) => log_notice(Notice::Reminder, &r).await,
+            Err(ServiceError::Refused(Refusal::Noop(_))) => {
+                // It fired a little early (or the reminder went out already):
+                // give the timer back and arm it again, so it is never lost.
+                if let Err(e) = self.store.release_timer(request_id, kind).await {
+                    tracing::warn!(approval_id = request_id, error = %e, "cannot release the timer");
+                }
+                if let Ok(r) = self.get(request_id).await
+                    && !r.status.is_final()
+                    && let Err(e) = self.workflow.start(&r).await
+                {
+                    tracing::warn!(approval_id = request_id, error = %e, "cannot arm the timer again; the sweep fires it");
+                }
+            }
+            // Decided meanwhile: the decision removed the timer.
+            Err(ServiceError::Refused(_)) | Err(ServiceError::NotFound(_)) => {}
+            Err(e) => {
+                tracing::error!(approval_id = request_id, timer = kind.as_str(), error = %e, "timer failed; it is retried once its lease runs out")
+            }
+        }
+    }
+
+    /// Fires the due timers nobody holds: those of a process that died and
+    /// those no process armed. Runs on a long-lived host only.
+    pub fn spawn_sweeper(
+        self: &Arc<Self>,
+        shutdown: &CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let me = Arc::downgrade(self);
+        let stop = shutdown.clone();
+        let every = self.settings.replicas.sweep_every;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                let Some(svc) = me.upgrade() else { return };
+                let now = svc.clock.now();
+                match svc
+                    .store
+                    .claim_due_timers(now, svc.lease_until(), 100)
+                    .await
+                {
+                    Ok(due) => {
+                        for t in due {
+                            let svc = svc.clone();
+                            tokio::spawn(
+                                async move { svc.fire_claimed(&t.request_id, t.kind).await },
+                            );
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot read due timers"),
+                }
+            }
+        })
+    }
+
+    /// Follows the requests that became final in the store, whichever
+    /// process decided them, and wakes the long-polls waiting here.
+    pub fn spawn_watcher(
+        self: &Arc<Self>,
+        shutdown: &CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let me = Arc::downgrade(self);
+        let stop = shutdown.clone();
+        let every = self.settings.replicas.watch_every;
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let mut cursor = loop {
+                match store.finals_since(None, 0).await {
+                    Ok((_, c)) => break c,
+                    Err(e) => tracing::warn!(error = %e, "cannot read finals"),
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+            };
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                let Some(svc) = me.upgrade() else { return };
+                loop {
+                    match store.finals_since(Some(&cursor), 1000).await {
+                        Ok((ids, next)) => {
+                            cursor = next;
+                            for id in &ids {
+                                svc.waiters.wake(id);
+                            }
+                            if ids.len() < 1000 {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot read finals");
+                            break;
+                        }
+                    }
+                }
+            }
+        })
     }
 }
 
@@ -788,6 +974,13 @@ fn may_decide(
                 None => people.same(entry, &who.id),
             }
         })
+}
+
+/// The log line of a notice; it needs no outbox (a log is written or lost
+/// with the process), and never carries the arguments.
+async fn log_notice(notice: Notice, record: &ApprovalRecord) {
+    // The log notifier cannot fail.
+    let _ = LogNotifier.notify(notice, record).await;
 }
 
 /// An idempotent retry must be the same call as the stored request.

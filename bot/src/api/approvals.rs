@@ -10,10 +10,11 @@ use hitl_wire::api::{
     ApprovalList, AuditPage, Cancel, CreateApproval, Decision, Execution, WaitAny,
 };
 use hitl_wire::{ApprovalRecord, Status};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::AppError;
 use super::extract::{ApiJson, ApiQuery};
+use crate::outbox::Delivery;
 use crate::service::{ApprovalService, Created};
 
 type Svc = State<Arc<ApprovalService>>;
@@ -40,11 +41,20 @@ pub struct GetQuery {
     wait: Option<u64>,
 }
 
+/// One request as `GET /v1/approvals/{id}` shows it: the record, and how
+/// its notices fared on each channel.
+#[derive(Debug, Serialize)]
+pub struct RecordView {
+    #[serde(flatten)]
+    pub record: ApprovalRecord,
+    pub notifications: Vec<Delivery>,
+}
+
 pub async fn get(
     State(svc): Svc,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<GetQuery>,
-) -> Result<Json<ApprovalRecord>, AppError> {
+) -> Result<Json<RecordView>, AppError> {
     let wait = q.wait.unwrap_or(0);
     let max = svc.settings().max_wait_secs;
     if wait > max {
@@ -55,7 +65,12 @@ pub async fn get(
             ),
         ));
     }
-    Ok(Json(svc.wait(&id, Duration::from_secs(wait)).await?))
+    let record = svc.wait(&id, Duration::from_secs(wait)).await?;
+    let notifications = svc.deliveries(&id).await?;
+    Ok(Json(RecordView {
+        record,
+        notifications,
+    }))
 }
 
 /// `POST /v1/approvals/wait`: one long-poll for many requests.

@@ -1,9 +1,11 @@
 //! Telling people about requests: the seam for Slack, Teams and SNS.
 //!
-//! The service calls [`Fanout::notify`] on create, reminder, decision,
-//! expiry and cancellation. A notifier that fails is logged and does not undo
-//! anything: the record is already safe in the store, and `notification_sent`
-//! stays false so the failure is visible.
+//! A [`Notifier`] is a channel people hear on. The service does not call
+//! notifiers itself: each notice is written to the outbox
+//! ([`crate::outbox`]) in the same transaction as the change it is about,
+//! and the notifier's drainer delivers it, retrying until it goes out or is
+//! given up. The [`LogNotifier`] is the exception: a log line needs no
+//! delivery guarantee, so the service writes it right after the commit.
 
 use std::sync::Arc;
 
@@ -18,6 +20,8 @@ use crate::service::ApprovalService;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notice {
     Created,
+    /// A vote of a quorum was counted; the request is still pending.
+    Voted,
     Reminder,
     Decided,
     Expired,
@@ -28,11 +32,30 @@ impl Notice {
     pub fn as_str(self) -> &'static str {
         match self {
             Notice::Created => "created",
+            Notice::Voted => "voted",
             Notice::Reminder => "reminder",
             Notice::Decided => "decided",
             Notice::Expired => "expired",
             Notice::Cancelled => "cancelled",
         }
+    }
+}
+
+impl std::str::FromStr for Notice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            Notice::Created,
+            Notice::Voted,
+            Notice::Reminder,
+            Notice::Decided,
+            Notice::Expired,
+            Notice::Cancelled,
+        ]
+        .into_iter()
+        .find(|n| n.as_str() == s)
+        .ok_or_else(|| format!("unknown notice {s:?}"))
     }
 }
 
@@ -45,16 +68,19 @@ pub struct NotifyError {
 
 #[async_trait]
 pub trait Notifier: Send + Sync + 'static {
-    /// A short name for logs ("log", "slack", "teams", "sns").
+    /// A short, stable name: the outbox's channel ("slack", "teams", "sns").
     fn name(&self) -> &'static str;
 
+    /// Delivers one notice. `record` is the request as it was when the
+    /// notice was written. An error is retried later (with backoff), so a
+    /// notifier must make a repeat harmless where it can (the Slack card is
+    /// posted once per request, whatever the number of attempts).
     async fn notify(&self, notice: Notice, record: &ApprovalRecord) -> Result<(), NotifyError>;
 
-    /// Called once at start, before pending requests are recovered. A notifier
-    /// that keeps bookkeeping (where it posted a card) or runs background work
-    /// (re-posting what failed) takes the service here; it must hold it weakly,
-    /// since the service holds the notifier. Background work stops when
-    /// `shutdown` is cancelled; its handle is awaited on stop.
+    /// Called once at start. A notifier that keeps bookkeeping (where it
+    /// posted a card) takes the service here; it must hold it weakly, since
+    /// the service holds the notifier. Background work stops when `shutdown`
+    /// is cancelled; its handle is awaited on stop.
     fn attach(
         &self,
         _service: &Arc<ApprovalService>,
@@ -93,7 +119,7 @@ impl Notifier for LogNotifier {
     }
 }
 
-/// Every configured notifier, called in turn.
+/// Every configured notifier: the outbox channels, by name.
 #[derive(Clone, Default)]
 pub struct Fanout {
     notifiers: Vec<Arc<dyn Notifier>>,
@@ -108,19 +134,32 @@ impl std::fmt::Debug for Fanout {
 }
 
 impl Fanout {
+    /// The notifiers whose notices go through the outbox. Names must be
+    /// unique: they key the outbox rows.
     pub fn new(notifiers: Vec<Arc<dyn Notifier>>) -> Self {
+        let mut seen = std::collections::HashSet::new();
+        let notifiers = notifiers
+            .into_iter()
+            .filter(|n| {
+                let fresh = seen.insert(n.name());
+                if !fresh {
+                    tracing::warn!(
+                        notifier = n.name(),
+                        "notifier configured twice; keeping the first"
+                    );
+                }
+                fresh
+            })
+            .collect();
         Self { notifiers }
     }
 
-    /// Notifies everyone; true when every notifier succeeded.
-    pub async fn notify(&self, notice: Notice, record: &ApprovalRecord) -> bool {
-        let mut all_ok = true;
-        for n in &self.notifiers {
-            if let Err(e) = n.notify(notice, record).await {
-                all_ok = false;
-                tracing::warn!(approval_id = %record.request_id, notifier = n.name(), error = %e, "notification failed");
-            }
-        }
-        all_ok
+    pub fn notifiers(&self) -> &[Arc<dyn Notifier>] {
+        &self.notifiers
+    }
+
+    /// The outbox channel names, in order.
+    pub fn channels(&self) -> Vec<String> {
+        self.notifiers.iter().map(|n| n.name().to_owned()).collect()
     }
 }

@@ -32,27 +32,12 @@ impl KeyedLocks {
         self.guard(key, guard)
     }
 
-    /// The lock on `key` if nobody holds it now.
-    pub(crate) fn try_lock(&self, key: &str) -> Option<KeyGuard> {
-        match self.entry(key).try_lock_owned() {
-            Ok(guard) => Some(self.guard(key, guard)),
-            Err(_) => {
-                self.forget_if_unused(key);
-                None
-            }
-        }
-    }
-
     fn guard(&self, key: &str, guard: OwnedMutexGuard<()>) -> KeyGuard {
         KeyGuard {
             guard: Some(guard),
             key: key.to_owned(),
             map: self.map.clone(),
         }
-    }
-
-    fn forget_if_unused(&self, key: &str) {
-        forget_if_unused(&self.map, key);
     }
 
     #[cfg(test)]
@@ -86,13 +71,16 @@ mod tests {
     async fn keys_are_forgotten_when_released() {
         let locks = KeyedLocks::default();
         let a = locks.lock("a").await;
-        assert!(locks.try_lock("a").is_none());
-        let b = locks.try_lock("b").unwrap();
+        let b = locks.lock("b").await;
         assert_eq!(locks.len(), 2);
+        // A second locker of "a" waits until the first lets go.
+        let second =
+            tokio::time::timeout(std::time::Duration::from_millis(50), locks.lock("a")).await;
+        assert!(second.is_err(), "\"a\" was locked twice");
         drop(a);
         drop(b);
         assert_eq!(locks.len(), 0);
-        assert!(locks.try_lock("a").is_some());
+        drop(locks.lock("a").await);
         assert_eq!(locks.len(), 0);
     }
 }

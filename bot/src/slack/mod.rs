@@ -3,9 +3,8 @@
 //! - [`client`]: the Web API (slack-morphism's connector, configurable base
 //!   URL, retries on 429 and 5xx).
 //! - [`notifier`]: [`Slack`] as a [`crate::notify::Notifier`]: the request
-//!   card, session threads, reminders, decisions and expiry as thread
-//!   replies, the card updated in place, and the re-post of cards that
-//!   failed to go out.
+//!   card, session threads, votes, reminders, decisions and expiry as
+//!   thread replies, the card updated in place.
 //! - [`verify`]: the signature extractor every HTTP endpoint uses.
 //! - [`payloads`]: Slack's wire shapes (interactions, commands, events).
 //! - [`interactions`], [`events`], [`commands`]: what a click, a thread
@@ -69,8 +68,6 @@ pub struct SlackConfig {
     /// The Web API base URL.
     pub api_url: String,
     pub retry: RetryPolicy,
-    /// How often cards that failed to go out are posted again.
-    pub repost_every: Duration,
 }
 
 impl std::fmt::Debug for SlackConfig {
@@ -82,14 +79,12 @@ impl std::fmt::Debug for SlackConfig {
             .field("channel", &self.channel)
             .field("api_url", &self.api_url)
             .field("retry", &self.retry)
-            .field("repost_every", &self.repost_every)
             .finish()
     }
 }
 
 impl SlackConfig {
-    /// Settings with the defaults: Slack's own Web API, default retries,
-    /// re-posting every minute.
+    /// Settings with the defaults: Slack's own Web API, default retries.
     pub fn new(bot_token: SecretString) -> Self {
         Self {
             bot_token,
@@ -98,7 +93,6 @@ impl SlackConfig {
             channel: None,
             api_url: client::DEFAULT_API_URL.to_owned(),
             retry: RetryPolicy::default(),
-            repost_every: Duration::from_secs(60),
         }
     }
 }
@@ -116,8 +110,6 @@ pub struct Slack {
     service: OnceLock<Weak<ApprovalService>>,
     /// Serialises work on one request's card and one session's thread.
     locks: KeyedLocks,
-    repost_every: Duration,
-    me: Weak<Slack>,
 }
 
 impl std::fmt::Debug for Slack {
@@ -146,7 +138,7 @@ pub enum AdapterError {
 impl Slack {
     pub fn new(config: SlackConfig, templates: Templates) -> Result<Arc<Self>, SlackError> {
         let web = SlackWeb::new(&config.api_url, &config.bot_token, config.retry)?;
-        Ok(Arc::new_cyclic(|me| Self {
+        Ok(Arc::new(Self {
             web,
             templates,
             channel: config.channel,
@@ -154,8 +146,6 @@ impl Slack {
             directory: Directory::default(),
             service: OnceLock::new(),
             locks: KeyedLocks::default(),
-            repost_every: config.repost_every,
-            me: me.clone(),
         }))
     }
 
@@ -173,10 +163,6 @@ impl Slack {
             .get()
             .and_then(Weak::upgrade)
             .ok_or(AdapterError::NotAttached)
-    }
-
-    fn arc(&self) -> Option<Arc<Slack>> {
-        self.me.upgrade()
     }
 }
 

@@ -10,12 +10,15 @@
 //!   its decided form, without buttons, and the outcome is replied in the
 //!   thread.
 //!
-//! Work on one request's card is serialised, so a decision that lands while
-//! its card is still being posted updates the card once it exists. A post
-//! that fails (after the client's retries) leaves the request pending and
-//! `notification_sent` false; a background task posts such cards again.
+//! - Voted: the card is re-rendered to show who approved so far.
+//!
+//! Notices arrive through the outbox, in order per request and retried
+//! until they go out, so a failed post is tried again later and a decision
+//! never overtakes its card. Work on one request's card is serialised as
+//! well, and the card is posted once whatever the number of attempts: a
+//! card already on record is not posted again.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use hitl_cards::slack::{decided_message, reminder_message, request_message};
@@ -37,6 +40,7 @@ impl Notifier for Slack {
     async fn notify(&self, notice: Notice, record: &ApprovalRecord) -> Result<(), NotifyError> {
         let done = match notice {
             Notice::Created => self.post_card(record).await.map(|_| ()),
+            Notice::Voted => self.refresh_card(record).await,
             Notice::Reminder => self.post_reminder(record).await,
             Notice::Decided | Notice::Expired | Notice::Cancelled => self.finish_card(record).await,
         };
@@ -49,16 +53,12 @@ impl Notifier for Slack {
     fn attach(
         &self,
         service: &Arc<ApprovalService>,
-        shutdown: &CancellationToken,
+        _shutdown: &CancellationToken,
     ) -> Option<JoinHandle<()>> {
         if self.service.set(Arc::downgrade(service)).is_err() {
             tracing::warn!("the Slack adapter was attached twice; keeping the first service");
         }
-        let me = self.arc()?;
-        Some(tokio::spawn(repost_loop(
-            Arc::downgrade(&me),
-            shutdown.clone(),
-        )))
+        None
     }
 }
 
@@ -211,64 +211,5 @@ impl Slack {
                 .await?;
         }
         Ok(())
-    }
-
-    /// Posts the cards of pending requests that never reached Slack.
-    async fn repost_missing(&self) -> Result<usize, AdapterError> {
-        let svc = self.service()?;
-        let grace = chrono::Duration::from_std(self.repost_every).unwrap_or_default();
-        let now = svc.now();
-        let mut posted = 0;
-        for record in svc.pending().await? {
-            if record.notification_sent || now - record.timestamp < grace {
-                continue;
-            }
-            // Skip a card that is being posted (or retried) right now.
-            let Some(_card) = self.locks.try_lock(&card_key(&record.request_id)) else {
-                continue;
-            };
-            if svc
-                .message_ref(&record.request_id, PLATFORM)
-                .await?
-                .is_some()
-            {
-                continue;
-            }
-            match self.post_card_locked(&record).await {
-                Ok(_) => {
-                    posted += 1;
-                    if let Err(e) = svc.mark_notified(&record.request_id).await {
-                        tracing::debug!(approval_id = %record.request_id, error = %e, "notification_sent not recorded");
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(approval_id = %record.request_id, error = %e, "re-posting the card to Slack failed")
-                }
-            }
-        }
-        Ok(posted)
-    }
-}
-
-/// Every `repost_every`, posts the cards that failed to go out.
-async fn repost_loop(slack: Weak<Slack>, shutdown: CancellationToken) {
-    let every = match slack.upgrade() {
-        Some(s) => s.repost_every,
-        None => return,
-    };
-    let mut tick = tokio::time::interval(every);
-    tick.tick().await;
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tick.tick() => {
-                let Some(slack) = slack.upgrade() else { return };
-                match slack.repost_missing().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(posted = n, "re-posted Slack cards that had failed"),
-                    Err(e) => tracing::warn!(error = %e, "re-posting Slack cards failed"),
-                }
-            }
-        }
     }
 }

@@ -23,6 +23,8 @@ use hitl_wire::api::AuditEvent;
 use hitl_wire::{ApprovalRecord, Status};
 
 use crate::lifecycle::{AuditEntry, Refusal, Transition};
+use crate::outbox::{Delivery, OutboxRow, Settle};
+use crate::workflow::{Timer, TimerKind};
 
 /// A lifecycle step to run against the current record inside the store's
 /// conditional write. It may run more than once if a write races.
@@ -87,11 +89,15 @@ pub struct ThreadRef {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Stores a new record with its `created` audit entry, unless the id exists.
+    /// Stores a new record with its `created` audit entry, its timers
+    /// ([`crate::workflow::timers_of`]) and a `created` outbox row for each
+    /// of `outbox` (notifier names), all in one transaction, unless the id
+    /// exists.
     async fn insert(
         &self,
         record: ApprovalRecord,
         audit: AuditEntry,
+        outbox: &[String],
     ) -> Result<Inserted, StoreError>;
 
     async fn get(&self, request_id: &str) -> Result<Option<ApprovalRecord>, StoreError>;
@@ -110,8 +116,78 @@ pub trait Store: Send + Sync + 'static {
     async fn count_pending(&self) -> Result<u64, StoreError>;
 
     /// Applies `step` to the stored record and writes the result atomically
-    /// with its audit entry. Returns the new record.
-    async fn transition(&self, request_id: &str, step: Step) -> Result<ApprovalRecord, StoreError>;
+    /// with its audit entry and, when the change is one people hear about
+    /// ([`Transition::notice`]), an outbox row for each of `outbox`. A record
+    /// that becomes final loses its timers and is added to the finals that
+    /// [`Store::finals_since`] follows; a sent reminder loses its timer.
+    /// Returns the new record.
+    async fn transition(
+        &self,
+        request_id: &str,
+        step: Step,
+        outbox: &[String],
+    ) -> Result<ApprovalRecord, StoreError>;
+
+    /// Leases up to `limit` of `channel`'s rows that are due at `now` until
+    /// `lease_until`: per request, only the earliest row not yet settled, and
+    /// only if nobody holds a live lease on it. Oldest due first.
+    async fn outbox_claim(
+        &self,
+        channel: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError>;
+
+    /// Records how one attempt at a claimed row ended, and releases its lease.
+    async fn outbox_settle(
+        &self,
+        channel: &str,
+        request_id: &str,
+        seq: i64,
+        outcome: Settle,
+    ) -> Result<(), StoreError>;
+
+    /// When `channel`'s next row falls due (ignoring leases), if it has any.
+    async fn outbox_next_due(&self, channel: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Delivery of a request's notices, one entry per channel.
+    async fn deliveries(&self, request_id: &str) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Every timer of every pending request (the local engine arms these at
+    /// start).
+    async fn timers(&self) -> Result<Vec<Timer>, StoreError>;
+
+    /// Leases one timer until `lease_until` unless another live lease holds
+    /// it; true when this caller may fire it. False too when it is gone.
+    async fn claim_timer(
+        &self,
+        request_id: &str,
+        kind: TimerKind,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives a leased timer back (it fired too early and is armed again).
+    async fn release_timer(&self, request_id: &str, kind: TimerKind) -> Result<(), StoreError>;
+
+    /// Leases up to `limit` timers due at `now` that nobody holds a live
+    /// lease on: those whose process died or never armed them.
+    async fn claim_due_timers(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Timer>, StoreError>;
+
+    /// The requests that became final after `cursor` (opaque, from an
+    /// earlier answer; `None`: from now on, returning no ids), at most
+    /// `limit`, and the cursor to pass next time.
+    async fn finals_since(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, String), StoreError>;
 
     /// Audit history after `after` (a `seq`), oldest first, at most `limit`.
     async fn audit(

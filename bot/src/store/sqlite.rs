@@ -19,6 +19,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{Inserted, ListFilter, MessageRef, Step, Store, StoreError, ThreadRef};
 use crate::lifecycle::AuditEntry;
+use crate::notify::Notice;
+use crate::outbox::{Delivery, DeliveryState, OutboxRow, Settle};
+use crate::workflow::{Timer, TimerKind, timers_of};
 
 /// Schema migrations, applied in order at open; `PRAGMA user_version` holds
 /// how many have run. Append only: never edit a shipped migration.
@@ -26,6 +29,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_approvals.sql"),
     include_str!("migrations/0002_chat.sql"),
     include_str!("migrations/0003_conversations.sql"),
+    include_str!("migrations/0004_outbox.sql"),
+    include_str!("migrations/0005_replicas.sql"),
 ];
 
 /// Most operations one transaction carries; bounds the latency of the first.
@@ -241,6 +246,49 @@ fn append_audit(conn: &Connection, request_id: &str, a: &AuditEntry) -> Result<(
     Ok(())
 }
 
+/// Writes `notice` for each channel, in the transaction of the change.
+fn enqueue(
+    conn: &Connection,
+    outbox: &[String],
+    record: &ApprovalRecord,
+    seq: i64,
+    notice: Notice,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if outbox.is_empty() {
+        return Ok(());
+    }
+    let json = serde_json::to_string(record)?;
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO outbox (channel, request_id, seq, notice, record, state, attempts, created_at, next_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6)",
+    )?;
+    for channel in outbox {
+        stmt.execute(params![
+            channel,
+            record.request_id,
+            seq,
+            notice.as_str(),
+            json,
+            millis(at)
+        ])?;
+    }
+    Ok(())
+}
+
+/// A pending row is a request's head on its channel when no earlier row of
+/// the same request is still pending: notices go out in order.
+const OUTBOX_HEAD: &str = "NOT EXISTS (SELECT 1 FROM outbox p WHERE p.channel = o.channel
+     AND p.request_id = o.request_id AND p.state = 'pending' AND p.seq < o.seq)";
+
+fn timer_of((request_id, kind, due_at): (String, String, i64)) -> Option<Timer> {
+    Some(Timer {
+        request_id,
+        kind: TimerKind::parse(&kind)?,
+        due_at: from_millis(due_at),
+    })
+}
+
 fn status_of(s: String) -> Result<Status, StoreError> {
     s.parse().map_err(StoreError::Backend)
 }
@@ -251,7 +299,9 @@ impl Store for SqliteStore {
         &self,
         record: ApprovalRecord,
         audit: AuditEntry,
+        outbox: &[String],
     ) -> Result<Inserted, StoreError> {
+        let outbox = outbox.to_vec();
         self.with_conn(move |tx| {
             let existing: Option<String> = tx
                 .query_row(
@@ -275,6 +325,13 @@ impl Store for SqliteStore {
                 ],
             )?;
             append_audit(tx, &record.request_id, &audit)?;
+            let mut timer = tx.prepare_cached(
+                "INSERT INTO timers (request_id, kind, due_at) VALUES (?1, ?2, ?3)",
+            )?;
+            for t in timers_of(&record) {
+                timer.execute(params![t.request_id, t.kind.as_str(), millis(t.due_at)])?;
+            }
+            enqueue(tx, &outbox, &record, 1, Notice::Created, audit.at)?;
             Ok(Inserted::Created(record))
         })
         .await
@@ -361,8 +418,14 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn transition(&self, request_id: &str, step: Step) -> Result<ApprovalRecord, StoreError> {
+    async fn transition(
+        &self,
+        request_id: &str,
+        step: Step,
+        outbox: &[String],
+    ) -> Result<ApprovalRecord, StoreError> {
         let id = request_id.to_owned();
+        let outbox = outbox.to_vec();
         self.with_conn(move |tx| {
             let row: Option<(String, i64)> = tx
                 .query_row(
@@ -393,7 +456,259 @@ impl Store for SqliteStore {
                 return Err(StoreError::Backend(format!("concurrent write to {id}; retry")));
             }
             append_audit(tx, &id, &t.audit)?;
+            if t.record.status.is_final() && !current.status.is_final() {
+                tx.prepare_cached("DELETE FROM timers WHERE request_id = ?1")?
+                    .execute([&id])?;
+                tx.prepare_cached("INSERT INTO finals (request_id, at) VALUES (?1, ?2)")?
+                    .execute(params![id, millis(t.audit.at)])?;
+            } else if t.record.reminded_at.is_some() && current.reminded_at.is_none() {
+                tx.prepare_cached("DELETE FROM timers WHERE request_id = ?1 AND kind = 'remind'")?
+                    .execute([&id])?;
+            }
+            if let Some(notice) = t.notice() {
+                enqueue(tx, &outbox, &t.record, version + 1, notice, t.audit.at)?;
+            }
             Ok(t.record)
+        })
+        .await
+    }
+
+    async fn outbox_claim(
+        &self,
+        channel: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let channel = channel.to_owned();
+        self.with_conn(move |tx| {
+            let sql = format!(
+                "SELECT o.request_id, o.seq, o.notice, o.record, o.attempts, o.created_at FROM outbox o
+                 WHERE o.channel = ?1 AND o.state = 'pending' AND o.next_at <= ?2
+                   AND (o.lease_until IS NULL OR o.lease_until <= ?2) AND {OUTBOX_HEAD}
+                 ORDER BY o.next_at LIMIT ?3"
+            );
+            let rows: Vec<(String, i64, String, String, i64, i64)> = tx
+                .prepare_cached(&sql)?
+                .query_map(params![channel, millis(now), limit as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut lease = tx.prepare_cached(
+                "UPDATE outbox SET lease_until = ?4 WHERE channel = ?1 AND request_id = ?2 AND seq = ?3",
+            )?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (request_id, seq, notice, record, attempts, created_at) in rows {
+                lease.execute(params![channel, request_id, seq, millis(lease_until)])?;
+                out.push(OutboxRow {
+                    channel: channel.clone(),
+                    request_id,
+                    seq,
+                    notice: notice.parse().map_err(StoreError::Backend)?,
+                    record: read_record(record)?,
+                    attempts: attempts as u32,
+                    created_at: from_millis(created_at),
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn outbox_settle(
+        &self,
+        channel: &str,
+        request_id: &str,
+        seq: i64,
+        outcome: Settle,
+    ) -> Result<(), StoreError> {
+        let key = (channel.to_owned(), request_id.to_owned(), seq);
+        self.with_conn(move |tx| {
+            let (state, next_at, error, delivered_at) = match outcome {
+                Settle::Delivered { at } => ("delivered", None, None, Some(millis(at))),
+                Settle::Retry { next_at, error } => {
+                    ("pending", Some(millis(next_at)), Some(error), None)
+                }
+                Settle::Failed { error, .. } => ("failed", None, Some(error), None),
+            };
+            tx.prepare_cached(
+                "UPDATE outbox SET state = ?4, attempts = attempts + 1, lease_until = NULL,
+                   next_at = COALESCE(?5, next_at), last_error = COALESCE(?6, last_error),
+                   delivered_at = COALESCE(?7, delivered_at)
+                 WHERE channel = ?1 AND request_id = ?2 AND seq = ?3",
+            )?
+            .execute(params![
+                key.0,
+                key.1,
+                key.2,
+                state,
+                next_at,
+                error,
+                delivered_at
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn outbox_next_due(&self, channel: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let channel = channel.to_owned();
+        self.with_conn(move |conn| {
+            let sql = format!(
+                "SELECT MIN(MAX(o.next_at, COALESCE(o.lease_until, 0))) FROM outbox o
+                 WHERE o.channel = ?1 AND o.state = 'pending' AND {OUTBOX_HEAD}"
+            );
+            let at: Option<i64> = conn
+                .prepare_cached(&sql)?
+                .query_row([&channel], |r| r.get(0))?;
+            Ok(at.map(from_millis))
+        })
+        .await
+    }
+
+    async fn timers(&self) -> Result<Vec<Timer>, StoreError> {
+        self.with_conn(|conn| {
+            let rows: Vec<(String, String, i64)> = conn
+                .prepare_cached("SELECT request_id, kind, due_at FROM timers ORDER BY due_at")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
+            Ok(rows.into_iter().filter_map(timer_of).collect())
+        })
+        .await
+    }
+
+    async fn claim_timer(
+        &self,
+        request_id: &str,
+        kind: TimerKind,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let id = request_id.to_owned();
+        self.with_conn(move |tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE timers SET lease_until = ?4 WHERE request_id = ?1 AND kind = ?2
+                       AND (lease_until IS NULL OR lease_until <= ?3)",
+                )?
+                .execute(params![id, kind.as_str(), millis(now), millis(lease_until)])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn release_timer(&self, request_id: &str, kind: TimerKind) -> Result<(), StoreError> {
+        let id = request_id.to_owned();
+        self.with_conn(move |tx| {
+            tx.prepare_cached(
+                "UPDATE timers SET lease_until = NULL WHERE request_id = ?1 AND kind = ?2",
+            )?
+            .execute(params![id, kind.as_str()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn claim_due_timers(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Timer>, StoreError> {
+        self.with_conn(move |tx| {
+            let rows: Vec<(String, String, i64)> = tx
+                .prepare_cached(
+                    "SELECT request_id, kind, due_at FROM timers
+                     WHERE due_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
+                     ORDER BY due_at LIMIT ?2",
+                )?
+                .query_map(params![millis(now), limit as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut lease = tx.prepare_cached(
+                "UPDATE timers SET lease_until = ?3 WHERE request_id = ?1 AND kind = ?2",
+            )?;
+            for (id, kind, _) in &rows {
+                lease.execute(params![id, kind, millis(lease_until)])?;
+            }
+            Ok(rows.into_iter().filter_map(timer_of).collect())
+        })
+        .await
+    }
+
+    async fn finals_since(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, String), StoreError> {
+        let after: Option<i64> = match cursor {
+            None => None,
+            Some(c) => Some(
+                c.parse()
+                    .map_err(|_| StoreError::Backend(format!("not a finals cursor: {c:?}")))?,
+            ),
+        };
+        self.with_conn(move |conn| {
+            let Some(after) = after else {
+                let head: i64 = conn
+                    .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM finals")?
+                    .query_row([], |r| r.get(0))?;
+                return Ok((Vec::new(), head.to_string()));
+            };
+            let rows: Vec<(i64, String)> = conn
+                .prepare_cached(
+                    "SELECT seq, request_id FROM finals WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                )?
+                .query_map(params![after, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            let next = rows.last().map(|(seq, _)| *seq).unwrap_or(after);
+            Ok((
+                rows.into_iter().map(|(_, id)| id).collect(),
+                next.to_string(),
+            ))
+        })
+        .await
+    }
+
+    async fn deliveries(&self, request_id: &str) -> Result<Vec<Delivery>, StoreError> {
+        let id = request_id.to_owned();
+        self.with_conn(move |conn| {
+            let rows: Vec<(String, String, i64, Option<String>, Option<i64>)> = conn
+                .prepare_cached(
+                    "SELECT channel, state, attempts, last_error, delivered_at FROM outbox
+                     WHERE request_id = ?1 ORDER BY channel, seq",
+                )?
+                .query_map([&id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut out: Vec<Delivery> = Vec::new();
+            for (channel, state, attempts, error, delivered_at) in rows {
+                if out.last().is_none_or(|d| d.channel != channel) {
+                    out.push(Delivery {
+                        channel: channel.clone(),
+                        state: DeliveryState::Delivered,
+                        attempts: 0,
+                        last_error: None,
+                        delivered_at: None,
+                    });
+                }
+                let Some(d) = out.last_mut() else { continue };
+                d.attempts += attempts as u32;
+                if error.is_some() {
+                    d.last_error = error;
+                }
+                if let Some(at) = delivered_at {
+                    d.delivered_at = Some(from_millis(at));
+                }
+                d.state = match (d.state, state.as_str()) {
+                    (DeliveryState::Failed, _) | (_, "failed") => DeliveryState::Failed,
+                    (DeliveryState::Pending, _) | (_, "pending") => DeliveryState::Pending,
+                    _ => DeliveryState::Delivered,
+                };
+            }
+            Ok(out)
         })
         .await
     }
@@ -452,6 +767,8 @@ impl Store for SqliteStore {
             // Message references go with their records (ON DELETE CASCADE).
             let n = tx.execute("DELETE FROM approvals WHERE status != 'pending' AND decided_at < ?1", [cutoff])?;
             tx.execute("DELETE FROM session_threads WHERE created_at < ?1", [cutoff])?;
+            // Long-polls follow the finals for seconds; an hour is plenty.
+            tx.execute("DELETE FROM finals WHERE at < ?1", [cutoff.max(millis(Utc::now()) - 3_600_000)])?;
             Ok(n as u64)
         })
         .await

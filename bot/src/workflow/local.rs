@@ -1,26 +1,24 @@
 //! The in-process workflow engine: one task with a timer queue.
 //!
-//! Deadlines live in the store, so nothing here needs to survive a restart:
-//! at start the service hands every pending record back to [`Workflow::start`]
-//! and expires those whose deadline passed while it was down.
+//! Timers live in the store (written with the request), so nothing here
+//! needs to survive a restart: when the engine starts it arms every stored
+//! timer ([`Driver::run`]), and those whose time passed while the service was
+//! down fire at once. Firing goes back through the service, which leases the
+//! timer in the store first, so another process sharing the store never
+//! fires it too.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Weak};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use hitl_wire::ApprovalRecord;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Due, Workflow, WorkflowError};
+use super::{Due, TimerKind as Kind, Workflow, WorkflowError, timers_of};
 use crate::clock::Clock;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Remind,
-    Expire,
-}
+use crate::store::Store;
 
 #[derive(Debug)]
 enum Command {
@@ -63,11 +61,11 @@ impl LocalWorkflow {
 #[async_trait]
 impl Workflow for LocalWorkflow {
     async fn start(&self, r: &ApprovalRecord) -> Result<(), WorkflowError> {
-        let remind_at = match (&r.escalation, r.reminded_at) {
-            (Some(e), None) => Some(r.timestamp + Duration::seconds(e.after_secs as i64)),
-            _ => None,
-        }
-        .filter(|at| *at < r.expires_at);
+        let timers = timers_of(r);
+        let remind_at = timers
+            .iter()
+            .find(|t| t.kind == Kind::Remind)
+            .map(|t| t.due_at);
         self.send(Command::Schedule {
             id: r.request_id.clone(),
             deadline: r.expires_at,
@@ -129,10 +127,26 @@ impl Timers {
 }
 
 impl Driver {
-    /// Runs until `shutdown`. `due` is weak so the engine never keeps the
-    /// service alive on its own.
-    pub async fn run(mut self, due: Weak<dyn Due>, shutdown: CancellationToken) {
+    /// Arms every timer stored in `store`, then runs until `shutdown`.
+    /// `due` is weak so the engine never keeps the service alive on its own.
+    pub async fn run(
+        mut self,
+        due: Weak<dyn Due>,
+        store: Arc<dyn Store>,
+        shutdown: CancellationToken,
+    ) {
         let mut timers = Timers::default();
+        match store.timers().await {
+            Ok(stored) => {
+                tracing::info!(timers = stored.len(), "armed the stored timers");
+                for t in stored {
+                    timers.add(&t.request_id, t.due_at, t.kind);
+                }
+            }
+            // Nothing is lost: the service's sweep fires stored timers as
+            // they fall due.
+            Err(e) => tracing::error!(error = %e, "cannot read the stored timers"),
+        }
         loop {
             let next = timers.next_at().map(|at| self.clock.instant_at(at));
             let sleep = async {

@@ -80,6 +80,22 @@ async fn a_release_0_1_database_opens_with_nothing_lost() {
         .unwrap();
     assert_eq!(thread.thread, "1700000000.000001");
 
+    // Timers exist for what was pending, so the deadlines still hold.
+    let timers: Vec<_> = store
+        .timers()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.request_id, t.kind.as_str(), t.due_at.timestamp_millis()))
+        .collect();
+    assert_eq!(
+        timers,
+        [
+            ("fx-pending-1".to_owned(), "expire", 1796798214926),
+            ("fx-pending-2".to_owned(), "expire", 1796798214938)
+        ]
+    );
+
     // The history is all there, in order.
     let actions: Vec<_> = store
         .audit(None, 0, 100)

@@ -36,13 +36,23 @@ impl TestServer {
 
     /// A server with the Slack adapter as a notifier and its endpoints.
     pub async fn start_with_slack(settings: Settings, slack: Option<Arc<Slack>>) -> Self {
+        Self::start_with_notifiers(settings, slack, Vec::new()).await
+    }
+
+    /// A server with Slack (if given) and `others` as notifiers.
+    pub async fn start_with_notifiers(
+        settings: Settings,
+        slack: Option<Arc<Slack>>,
+        others: Vec<Arc<dyn Notifier>>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("hitl.db");
         let store = SqliteStore::open(&db).unwrap();
-        let notifiers: Vec<Arc<dyn Notifier>> = slack
+        let mut notifiers: Vec<Arc<dyn Notifier>> = slack
             .iter()
             .map(|s| s.clone() as Arc<dyn Notifier>)
             .collect();
+        notifiers.extend(others);
         let running = Running::start(Arc::new(store), settings, Clock::System, notifiers)
             .await
             .unwrap();
@@ -186,6 +196,15 @@ pub struct BotProcess {
 impl BotProcess {
     /// Starts the binary on a free port and waits until `/healthz` answers.
     pub async fn start(data_dir: &std::path::Path, token: Option<&str>) -> Self {
+        Self::start_with(data_dir, token, &[]).await
+    }
+
+    /// [`Self::start`] with more arguments and environment (`KEY=VALUE`).
+    pub async fn start_with(
+        data_dir: &std::path::Path,
+        token: Option<&str>,
+        extra: &[&str],
+    ) -> Self {
         let port = free_port();
         let mut cmd = tokio::process::Command::new(bin());
         cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -199,6 +218,12 @@ impl BotProcess {
             .stderr(std::process::Stdio::null());
         if let Some(t) = token {
             cmd.env("HITL_TOKEN", t);
+        }
+        for e in extra {
+            match e.split_once('=') {
+                Some((k, v)) if !k.starts_with('-') => cmd.env(k, v),
+                _ => cmd.arg(e),
+            };
         }
         let child = cmd.spawn().unwrap();
         let url = format!("http://127.0.0.1:{port}");

@@ -139,11 +139,16 @@ async fn server_errors_are_retried_with_backoff() {
 }
 
 #[tokio::test]
-async fn a_failed_post_never_loses_the_request_and_is_posted_again() {
-    let bot = SlackBot::start_with(Settings::default(), |c| {
-        c.repost_every = Duration::from_millis(300);
-    })
-    .await;
+async fn a_failed_post_never_loses_the_request_and_is_retried_from_the_outbox() {
+    let settings = Settings {
+        outbox: hitl_bot::outbox::OutboxSettings {
+            first_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_millis(400),
+            ..Default::default()
+        },
+        ..Settings::default()
+    };
+    let bot = SlackBot::start_with(settings, |_| {}).await;
     // Final errors are not retried; the request stays pending regardless.
     bot.fake
         .script("chat.postMessage", Canned::Error("channel_not_found"));
@@ -153,7 +158,7 @@ async fn a_failed_post_never_loses_the_request_and_is_posted_again() {
     let r = bot.server.record("lost-1").await;
     assert_eq!(r["status"], "pending");
     assert_eq!(r["notification_sent"], false);
-    // The background re-post brings the card and marks the request notified.
+    // The outbox's retry brings the card and marks the request notified.
     let at = bot.card("lost-1").await;
     assert_eq!(bot.fake.calls_of("chat.postMessage").len(), 2);
     for _ in 0..100 {

@@ -23,6 +23,8 @@ pub struct Call {
     pub auth: Option<String>,
     /// The JSON body, or the query parameters of a GET as an object.
     pub body: Value,
+    /// Answered as Slack does when it works (not scripted, not down).
+    pub served: bool,
 }
 
 /// A scripted answer, used once instead of the default one.
@@ -42,6 +44,8 @@ struct Inner {
     script: HashMap<String, VecDeque<Canned>>,
     usergroups: HashMap<String, Vec<String>>,
     socket_url: Option<String>,
+    /// Every call answered 503 while set.
+    down: bool,
     next_ts: u64,
     /// What the channel shows: messages by ts, as posted then updated.
     messages: HashMap<String, Value>,
@@ -86,6 +90,16 @@ impl FakeSlack {
             id.to_owned(),
             members.iter().map(|m| m.to_string()).collect(),
         );
+    }
+
+    /// Slack is down (every call gets a 503) or back up.
+    pub fn set_down(&self, down: bool) {
+        self.inner.lock().unwrap().down = down;
+    }
+
+    /// The calls Slack served, in order.
+    pub fn served(&self) -> Vec<Call> {
+        self.calls().into_iter().filter(|c| c.served).collect()
     }
 
     pub fn set_socket_url(&self, url: &str) {
@@ -186,11 +200,20 @@ async fn handle(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         body: body.clone(),
+        served: true,
     };
     let canned = {
         let mut inner = fake.inner.lock().unwrap();
-        inner.calls.push(call);
-        inner.script.get_mut(&method).and_then(VecDeque::pop_front)
+        let canned = if inner.down {
+            Some(Canned::Status(503))
+        } else {
+            inner.script.get_mut(&method).and_then(VecDeque::pop_front)
+        };
+        inner.calls.push(Call {
+            served: canned.is_none(),
+            ..call
+        });
+        canned
     };
     fake.changed.notify_waiters();
     if let Some(c) = canned {

@@ -3,7 +3,7 @@
 //! Slack's own shapes (`payloads.rs`) signed by an independent
 //! implementation, Python slack_sdk's `SignatureVerifier`.
 
-mod fake;
+pub mod fake;
 mod payloads;
 
 mod cards;
@@ -11,6 +11,7 @@ mod commands;
 mod events;
 mod interactions;
 mod manifest;
+mod outbox;
 mod signatures;
 mod socket_mode;
 
@@ -58,6 +59,15 @@ impl SlackBot {
     }
 
     pub async fn start_with(settings: Settings, tweak: impl FnOnce(&mut SlackConfig)) -> Self {
+        Self::start_beside(settings, tweak, Vec::new()).await
+    }
+
+    /// With more notifiers beside Slack.
+    pub async fn start_beside(
+        settings: Settings,
+        tweak: impl FnOnce(&mut SlackConfig),
+        others: Vec<Arc<dyn hitl_bot::notify::Notifier>>,
+    ) -> Self {
         let fake = FakeSlack::start().await;
         let mut config = SlackConfig::new(SecretString::from(BOT_TOKEN));
         config.signing_secrets = vec![SecretString::from(SIGNING_SECRET)];
@@ -66,7 +76,7 @@ impl SlackBot {
         config.retry = quick_retries();
         tweak(&mut config);
         let slack = Slack::new(config, Templates::builtin()).unwrap();
-        let server = TestServer::start_with_slack(settings, Some(slack.clone())).await;
+        let server = TestServer::start_with_notifiers(settings, Some(slack.clone()), others).await;
         SlackBot {
             server,
             fake,

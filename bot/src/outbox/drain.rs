@@ -1,0 +1,130 @@
+//! One channel's drainer: claims its due rows, delivers them, settles them.
+
+use std::sync::{Arc, Weak};
+
+use tokio::sync::Notify;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use super::{OutboxRow, OutboxSettings, Settle};
+use crate::clock::Clock;
+use crate::notify::{Notice, Notifier};
+use crate::service::ApprovalService;
+use crate::store::Store;
+
+/// What a drainer needs; [`Drainer::spawn`] runs it until `shutdown`.
+pub struct Drainer {
+    pub store: Arc<dyn Store>,
+    pub notifier: Arc<dyn Notifier>,
+    pub settings: OutboxSettings,
+    pub clock: Clock,
+    /// Poked after every commit that wrote rows, so new notices go out at
+    /// once rather than at the next poll.
+    pub kick: Arc<Notify>,
+    /// For what follows a delivery (`notification_sent`, metrics); weak,
+    /// since the service holds the kick that wakes this task.
+    pub service: Weak<ApprovalService>,
+}
+
+impl Drainer {
+    pub fn spawn(self, shutdown: CancellationToken) -> JoinHandle<()> {
+        tokio::spawn(self.run(shutdown))
+    }
+
+    async fn run(self, shutdown: CancellationToken) {
+        let me = Arc::new(self);
+        let channel = me.notifier.name();
+        let mut in_flight = JoinSet::new();
+        loop {
+            let room = me.settings.max_in_flight.saturating_sub(in_flight.len());
+            if room > 0 {
+                let now = me.clock.now();
+                let lease_until = now + chrono_duration(me.settings.lease);
+                match me.store.outbox_claim(channel, now, lease_until, room).await {
+                    Ok(rows) => {
+                        for row in rows {
+                            let me = me.clone();
+                            in_flight.spawn(async move { me.deliver(row).await });
+                        }
+                    }
+                    Err(e) => tracing::warn!(channel, error = %e, "outbox: cannot claim notices"),
+                }
+            }
+            let now = me.clock.now();
+            let poll_at = now + chrono_duration(me.settings.poll);
+            let wake_at = match me.store.outbox_next_due(channel).await {
+                Ok(Some(due)) if due < poll_at => due.max(now),
+                _ => poll_at,
+            };
+            let sleep = tokio::time::sleep_until(me.clock.instant_at(wake_at));
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = me.kick.notified() => {}
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                _ = sleep => {}
+            }
+        }
+        // Deliveries in flight stop with the process; their leases run out
+        // and whoever drains next sends them again.
+        in_flight.abort_all();
+    }
+
+    async fn deliver(&self, row: OutboxRow) {
+        let channel = self.notifier.name();
+        let outcome = match self.notifier.notify(row.notice, &row.record).await {
+            Ok(()) => Settle::Delivered {
+                at: self.clock.now(),
+            },
+            Err(e) => {
+                let now = self.clock.now();
+                let error = e.message;
+                let age = (now - row.created_at).to_std().unwrap_or_default();
+                if age >= self.settings.give_up_after {
+                    tracing::error!(
+                        channel,
+                        approval_id = %row.request_id,
+                        notice = row.notice.as_str(),
+                        attempts = row.attempts + 1,
+                        error = %error,
+                        "outbox: giving up on a notice"
+                    );
+                    Settle::Failed { at: now, error }
+                } else {
+                    let next_at = now + chrono_duration(self.settings.backoff(row.attempts + 1));
+                    tracing::warn!(
+                        channel,
+                        approval_id = %row.request_id,
+                        notice = row.notice.as_str(),
+                        attempts = row.attempts + 1,
+                        retry_at = %next_at,
+                        error = %error,
+                        "outbox: delivery failed; will retry"
+                    );
+                    Settle::Retry { next_at, error }
+                }
+            }
+        };
+        let delivered = matches!(outcome, Settle::Delivered { .. });
+        let failed = matches!(outcome, Settle::Failed { .. });
+        if let Err(e) = self
+            .store
+            .outbox_settle(channel, &row.request_id, row.seq, outcome)
+            .await
+        {
+            // The lease runs out and the row is tried again: at worst a repeat.
+            tracing::warn!(channel, approval_id = %row.request_id, error = %e, "outbox: cannot record the outcome");
+            return;
+        }
+        let Some(svc) = self.service.upgrade() else {
+            return;
+        };
+        svc.metrics().notice_settled(channel, delivered, failed);
+        if delivered && row.notice == Notice::Created {
+            svc.card_delivered(&row.request_id).await;
+        }
+    }
+}
+
+fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
