@@ -51,6 +51,8 @@ pub struct ServeOptions {
     pub debug: bool,
     /// The upstream command and its arguments (after `--`).
     pub upstream_command: Vec<String>,
+    /// hitl's configured data folder, secret to the policy.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// The policy as `serve` would use it: the file, with the command line's
@@ -65,6 +67,9 @@ pub fn serve_policy(opts: &ServeOptions) -> Result<Policy, PolicyError> {
     }
     if opts.timeout_secs.is_some() {
         policy.set_default_timeout_secs(opts.timeout_secs);
+    }
+    if let Some(dir) = &opts.data_dir {
+        policy.add_secret_dir(dir);
     }
     Ok(policy)
 }
@@ -305,6 +310,10 @@ pub struct EvaluateOptions {
     pub config: Option<PathBuf>,
     /// The tool's MCP annotations as JSON text (`{"readOnlyHint": true}`).
     pub annotations: Option<String>,
+    /// The tool's description, as `tools/list` gives it.
+    pub description: Option<String>,
+    /// hitl's configured data folder, secret to the policy.
+    pub data_dir: Option<PathBuf>,
     pub auto_approve_low_risk: bool,
 }
 
@@ -315,6 +324,9 @@ pub fn evaluate(opts: &EvaluateOptions) -> anyhow::Result<String> {
     let mut policy = load_policy(opts.config.as_deref())?;
     if opts.auto_approve_low_risk {
         policy.set_auto_approve_low_risk(true);
+    }
+    if let Some(dir) = &opts.data_dir {
+        policy.add_secret_dir(dir);
     }
     let arguments: Value = serde_json::from_str(&opts.args).context("--args is not valid JSON")?;
     if !arguments.is_object() {
@@ -329,6 +341,9 @@ pub fn evaluate(opts: &EvaluateOptions) -> anyhow::Result<String> {
         None => ToolAnnotations::default(),
     };
     let mut call = ToolCall::new(&opts.tool, &arguments).with_annotations(annotations);
+    if let Some(description) = &opts.description {
+        call = call.with_description(description);
+    }
     if let Some(server) = &opts.server {
         call = call.with_server(server);
     }

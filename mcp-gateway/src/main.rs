@@ -132,6 +132,10 @@ struct ServeArgs {
     /// Log debug detail to stderr.
     #[arg(long)]
     debug: bool,
+    /// hitl's data folder (its API token and database): calls that touch
+    /// it are critical. The default folders on every OS always are.
+    #[arg(long, env = "HITL_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     /// The upstream MCP server's command and arguments, after --.
     #[arg(last = true, value_name = "UPSTREAM_COMMAND")]
     upstream_command: Vec<String>,
@@ -154,6 +158,13 @@ struct EvaluateArgs {
     /// The tool's MCP annotations, e.g. '{"readOnlyHint": true}'.
     #[arg(long, value_name = "JSON")]
     annotations: Option<String>,
+    /// The tool's description from the server's `tools/list` (it can only
+    /// raise the risk).
+    #[arg(long, value_name = "TEXT")]
+    description: Option<String>,
+    /// hitl's data folder (its API token and database), treated as secret.
+    #[arg(long, env = "HITL_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     /// Evaluate as `serve --auto-approve-low-risk` would.
     #[arg(long)]
     auto_approve_low_risk: bool,
@@ -276,6 +287,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 auto_approve_low_risk: args.auto_approve_low_risk,
                 debug: args.debug,
                 upstream_command: args.upstream_command,
+                data_dir: args.data_dir,
             };
             init_logging(opts.debug);
             // One thread: a proxy mostly waits on I/O, and keeping its tasks on
@@ -294,6 +306,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 server: args.server,
                 config: args.config,
                 annotations: args.annotations,
+                description: args.description,
+                data_dir: args.data_dir,
                 auto_approve_low_risk: args.auto_approve_low_risk,
             })?;
             print(&line)?;

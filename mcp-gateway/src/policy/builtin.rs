@@ -37,25 +37,36 @@ const MAX_ARG_DEPTH: u8 = 64;
 
 // What each word of a tool name can mean, as bit flags: one word can mean
 // several things (`query` reads and names a database).
-const READ: u16 = 1;
-const WRITE: u16 = 1 << 1;
-const FILE_WRITE: u16 = 1 << 2;
-const FILE_NOUN: u16 = 1 << 3;
-const DELETE: u16 = 1 << 4;
-const NETWORK: u16 = 1 << 5;
+const READ: u32 = 1;
+const WRITE: u32 = 1 << 1;
+const FILE_WRITE: u32 = 1 << 2;
+const FILE_NOUN: u32 = 1 << 3;
+const DELETE: u32 = 1 << 4;
+const NETWORK: u32 = 1 << 5;
 /// Sends or receives over the network unless a read verb comes first
 /// (`send_message` sends; `get_push_status` reads).
-const NETWORK_VERB: u16 = 1 << 6;
-const SHELL: u16 = 1 << 7;
+const NETWORK_VERB: u32 = 1 << 6;
+const SHELL: u32 = 1 << 7;
 /// Runs commands unless a read verb comes first (`run_command` runs;
 /// `get_workflow_run` reads).
-const SHELL_VERB: u16 = 1 << 8;
-const SQL: u16 = 1 << 9;
+const SHELL_VERB: u32 = 1 << 8;
+const SQL: u32 = 1 << 9;
 /// Runs program code (an interpreter, a notebook, a REPL).
-const CODE: u16 = 1 << 10;
+const CODE: u32 = 1 << 10;
+/// A known, moderate change: reversible or collaborative (`close`, `star`,
+/// `restart`, `scale`).
+const MODERATE: u32 = 1 << 11;
+/// Changes access, credentials or running systems (`grant`, `rotate`,
+/// `rollback`, `trigger`).
+const PRIVILEGED: u32 = 1 << 12;
+/// A stateful or shared resource, whose deletion is critical.
+const STATEFUL: u32 = 1 << 13;
+/// Something a tool can act on, for telling an unknown verb on a
+/// resource (a person decides) from a harmless helper.
+const RESOURCE: u32 = 1 << 14;
 
 /// The meanings of one word of a tool name (compared without case).
-fn word_flags(word: &str) -> u16 {
+fn word_flags(word: &str) -> u32 {
     let mut buf = [0u8; 16];
     if word.len() > buf.len() {
         return 0;
@@ -66,9 +77,9 @@ fn word_flags(word: &str) -> u16 {
     match &buf[..word.len()] {
         b"shell" | b"bash" | b"sh" | b"zsh" | b"terminal" | b"powershell" | b"pwsh"
         | b"subprocess" | b"ssh" | b"telnet" | b"winrm" | b"console" | b"tty" | b"pty" => SHELL,
-        b"python" | b"python3" | b"py" | b"node" | b"nodejs" | b"javascript" | b"js" | b"ruby"
-        | b"perl" | b"php" | b"lua" | b"deno" | b"repl" | b"interpreter" | b"jupyter"
-        | b"notebook" | b"ipython" | b"code" | b"script" | b"julia" => CODE,
+        b"python" | b"python3" | b"py" | b"nodejs" | b"javascript" | b"js" | b"ruby" | b"perl"
+        | b"php" | b"lua" | b"deno" | b"repl" | b"interpreter" | b"jupyter" | b"notebook"
+        | b"ipython" | b"code" | b"script" | b"julia" => CODE,
         b"run" | b"exec" | b"execute" | b"eval" | b"evaluate" | b"spawn" | b"cmd" | b"command"
         | b"commands" => SHELL_VERB,
         b"delete" | b"remove" | b"rm" | b"del" | b"drop" | b"destroy" | b"purge" | b"erase"
@@ -95,12 +106,62 @@ fn word_flags(word: &str) -> u16 {
         | b"summarize" | b"summarise" | b"validate" | b"print" | b"help" | b"version"
         | b"resolve" | b"echo" | b"peek" | b"analyze" | b"analyse" | b"compare" | b"open"
         | b"load" | b"select" | b"ping" | b"health" => READ,
-        b"sql" | b"database" | b"db" | b"postgres" | b"postgresql" | b"psql" | b"mysql"
-        | b"mariadb" | b"sqlite" | b"mssql" | b"tsql" | b"bigquery" | b"snowflake"
-        | b"redshift" | b"clickhouse" | b"duckdb" | b"oracle" | b"supabase" | b"cockroach" => SQL,
+        b"sql" | b"postgres" | b"postgresql" | b"psql" | b"mysql" | b"mariadb" | b"sqlite"
+        | b"mssql" | b"tsql" | b"bigquery" | b"snowflake" | b"redshift" | b"clickhouse"
+        | b"duckdb" | b"oracle" | b"supabase" | b"cockroach" => SQL,
+        b"database" | b"databases" | b"db" => SQL | STATEFUL | RESOURCE,
+        b"close" | b"reopen" | b"star" | b"unstar" | b"label" | b"labels" | b"tag" | b"assign"
+        | b"unassign" | b"pin" | b"unpin" | b"mute" | b"unmute" | b"archive" | b"unarchive"
+        | b"start" | b"stop" | b"restart" | b"reboot" | b"scale" | b"pause" | b"resume"
+        | b"cancel" | b"fork" | b"clone" | b"schedule" | b"comment" | b"reply" | b"react"
+        | b"review" | b"subscribe" | b"unsubscribe" | b"approve" | b"invite" | b"mark"
+        | b"vote" | b"follow" | b"unfollow" | b"like" | b"bookmark" | b"snooze" | b"dismiss"
+        | b"remind" | b"rerun" | b"retry" | b"refresh" | b"enqueue" | b"notify" | b"complete"
+        | b"generate" | b"sample" | b"convert" | b"render" | b"translate" | b"format"
+        | b"calculate" | b"compute" | b"sort" | b"remember" | b"record" | b"track"
+        | b"annotate" | b"link" | b"request" | b"submit" | b"draft" | b"reserve" | b"book"
+        | b"checkout" | b"cordon" | b"uncordon" | b"rollout" => MODERATE,
+        b"grant" | b"rotate" | b"transfer" | b"promote" | b"demote" | b"impersonate"
+        | b"elevate" | b"escalate" | b"authorize" | b"unlock" | b"lock" | b"enable"
+        | b"disable" | b"rollback" | b"revert" | b"restore" | b"trigger" | b"dispatch"
+        | b"release" | b"failover" | b"migrate" | b"provision" | b"deprovision" | b"detach"
+        | b"attach" | b"associate" | b"disassociate" | b"expose" | b"share" | b"unshare"
+        | b"invoke" | b"ban" | b"block" | b"suspend" | b"evict" | b"drain" | b"taint"
+        | b"rebase" | b"squash" | b"force" | b"flush" | b"resize" | b"reindex" => PRIVILEGED,
+        b"bucket" | b"buckets" | b"cluster" | b"clusters" | b"namespace" | b"namespaces"
+        | b"project" | b"projects" | b"repository" | b"repositories" | b"repo" | b"repos"
+        | b"collection" | b"collections" | b"table" | b"tables" | b"index" | b"indices"
+        | b"indexes" | b"schema" | b"keyspace" | b"volume" | b"volumes" | b"backup"
+        | b"backups" | b"snapshot" | b"snapshots" | b"organization" | b"org" | b"workspace"
+        | b"stack" | b"environment" | b"account" | b"tenant" | b"subscription" | b"vault"
+        | b"zone" | b"instance" | b"instances" | b"server" | b"servers" | b"disk" | b"disks"
+        | b"registry" | b"domain" | b"topic" | b"queue" | b"keyring" | b"secret" | b"secrets" => {
+            STATEFUL | RESOURCE
+        }
+        b"user" | b"users" | b"role" | b"roles" | b"policy" | b"policies" | b"key" | b"keys"
+        | b"token" | b"tokens" | b"permission" | b"permissions" | b"member" | b"members"
+        | b"team" | b"teams" | b"group" | b"groups" | b"node" | b"nodes" | b"pod" | b"pods"
+        | b"deployment" | b"deployments" | b"service" | b"services" | b"container"
+        | b"containers" | b"image" | b"images" | b"function" | b"functions" | b"lambda" | b"vm"
+        | b"vms" | b"droplet" | b"firewall" | b"network" | b"records" | b"dns" | b"job"
+        | b"jobs" | b"pipeline" | b"workflow" | b"branch" | b"branches" | b"channel"
+        | b"channels" | b"page" | b"pages" | b"document" | b"documents" | b"item" | b"items"
+        | b"entity" | b"entities" | b"resource" | b"resources" | b"app" | b"apps" | b"site"
+        | b"sites" | b"certificate" | b"credential" | b"config" | b"settings" | b"rule"
+        | b"rules" | b"alert" | b"alerts" | b"monitor" | b"incident" | b"ticket" | b"issue"
+        | b"issues" | b"customer" | b"invoice" | b"payment" | b"order" | b"contact" | b"lead" => {
+            RESOURCE
+        }
         _ => 0,
     }
 }
+
+const PRIVILEGED_OP: &str = "changes access, credentials or running systems";
+const UNSURE: &str =
+    "the policy cannot tell what this tool does to the resource it names: a person decides";
+const MODERATE_OP: &str = "a known, reversible or collaborative change";
+const DELETES_STATEFUL: &str =
+    "deletes a stateful or shared resource (database, bucket, cluster, repository...)";
 
 /// What the tool's name says.
 #[derive(Clone, Copy, Debug)]
@@ -115,6 +176,12 @@ pub(crate) struct NameClass {
     pub(crate) code: bool,
     /// A generic write verb: a file write when the call names a path.
     pub(crate) generic_write: bool,
+    /// Deletes (by name).
+    pub(crate) delete: bool,
+    /// Changes something (any write, delete or privileged verb).
+    pub(crate) changes: bool,
+    /// Pushes or publishes (a `force` flag then rewrites history).
+    pub(crate) pushes: bool,
 }
 
 /// Splits `readFile`, `read_file`, `read-file`, `HTTPRequest`, `fs.read`
@@ -164,10 +231,16 @@ fn name_words(name: &str) -> impl Iterator<Item = &str> {
 
 /// Classifies a tool by the words of its name.
 pub(crate) fn classify_name(tool: &str) -> NameClass {
-    let mut flags = 0u16;
+    let mut flags = 0u32;
+    let mut pushes = false;
     for word in name_words(tool) {
         let mut f = word_flags(word);
-        // Weak verbs after a read verb name what is read.
+        pushes |= word.eq_ignore_ascii_case("push") || word.eq_ignore_ascii_case("publish");
+        // Weak verbs after a read verb name what is read
+        // (`get_pull_request`, `list_releases`).
+        if flags & READ != 0 {
+            f &= !(MODERATE | PRIVILEGED);
+        }
         if flags & READ == 0 {
             if f & SHELL_VERB != 0 {
                 f |= SHELL;
@@ -178,37 +251,52 @@ pub(crate) fn classify_name(tool: &str) -> NameClass {
         }
         flags |= f;
     }
-    let has = |f: u16| flags & f != 0;
+    let has = |f: u32| flags & f != 0;
     let (read, write, file_write, file_noun) =
         (has(READ), has(WRITE), has(FILE_WRITE), has(FILE_NOUN));
     let (delete, network, shell, sql) = (has(DELETE), has(NETWORK), has(SHELL), has(SQL));
     // `code` and `script` name what is read in `get_code`, `read_script`.
     let code = has(CODE) && !(read && flags & (SHELL_VERB | SHELL) == 0 && !has_interpreter(tool));
+    let (moderate, privileged) = (has(MODERATE), has(PRIVILEGED));
+    let (stateful, resource) = (has(STATEFUL), has(RESOURCE));
     let (risk, reason) = if shell {
         (Risk::High, RUNS_SHELL)
     } else if code {
         (Risk::High, code::RUNS_CODE)
+    } else if delete && stateful {
+        (Risk::Critical, DELETES_STATEFUL)
     } else if delete {
         (Risk::High, DELETES)
     } else if network {
         (Risk::High, MAKES_REQUESTS)
     } else if file_write || (write && file_noun) {
         (Risk::High, WRITES_FILES)
+    } else if privileged {
+        (Risk::High, PRIVILEGED_OP)
     } else if write {
         (Risk::Medium, STANDARD_OP)
+    } else if moderate {
+        (Risk::Medium, MODERATE_OP)
     } else if read {
         (Risk::Low, READ_ONLY_OP)
+    } else if resource {
+        // An action the policy cannot place, on something that matters.
+        (Risk::High, UNSURE)
     } else {
         (Risk::Medium, STANDARD_OP)
     };
+    let evidence = shell || code || delete || network || file_write || write || read;
     NameClass {
         risk,
         reason,
-        evidence: shell || code || delete || network || file_write || write || read,
+        evidence: evidence || moderate || privileged,
         shell,
         sql,
         code,
         generic_write: write && !file_noun && !file_write,
+        delete,
+        changes: delete || write || file_write || privileged || moderate,
+        pushes,
     }
 }
 
@@ -217,8 +305,8 @@ pub(crate) fn classify_name(tool: &str) -> NameClass {
 fn has_interpreter(tool: &str) -> bool {
     name_words(tool).any(|w| {
         [
-            "python", "python3", "node", "nodejs", "ruby", "perl", "php", "deno", "repl",
-            "ipython", "jupyter",
+            "python", "python3", "nodejs", "ruby", "perl", "php", "deno", "repl", "ipython",
+            "jupyter",
         ]
         .iter()
         .any(|i| w.eq_ignore_ascii_case(i))
@@ -389,6 +477,100 @@ struct ArgScan<'c> {
     saw_path: bool,
     /// Argument bytes still to analyse.
     budget: usize,
+    /// Flags set to true that widen or force what the call does (`force`,
+    /// `recursive`, `skip_final_snapshot`, `purge`).
+    forced: bool,
+    /// `in_trash`/`archived`/`trashed` set to true: a deletion by update.
+    trashed: bool,
+    /// A filter (`filter`, `query`, `selector`, `where`) that is empty: it
+    /// matches every document.
+    empty_filter: bool,
+    /// A role, permission or policy argument names owner or admin rights.
+    admin: bool,
+    /// An address range open to the whole internet (`0.0.0.0/0`, `::/0`).
+    world_open: bool,
+}
+
+/// Argument keys whose `true` forces or widens what a call does.
+const FORCING_KEYS: &[&[u8]] = &[
+    b"force",
+    b"forced",
+    b"recursive",
+    b"permanent",
+    b"permanently",
+    b"hard",
+    b"harddelete",
+    b"skipfinalsnapshot",
+    b"purge",
+    b"deleteautomatedbackups",
+    b"cascade",
+    b"deletebackups",
+    b"deleteall",
+    b"all",
+    b"noprotect",
+    b"bypassprotection",
+];
+
+/// Argument keys whose `true` moves something to the trash.
+const TRASH_KEYS: &[&[u8]] = &[
+    b"intrash",
+    b"archived",
+    b"trashed",
+    b"deleted",
+    b"isdeleted",
+];
+
+/// Argument keys that hold a document filter.
+const FILTER_KEYS: &[&[u8]] = &[b"filter", b"selector", b"where", b"criteria", b"match"];
+
+/// Argument keys that name a role, permission or policy being given.
+const ROLE_KEYS: &[&[u8]] = &[
+    b"role",
+    b"roles",
+    b"permission",
+    b"permissions",
+    b"accesslevel",
+    b"policyarn",
+    b"policy",
+    b"policyname",
+    b"clusterrole",
+    b"rolename",
+    b"level",
+];
+
+/// Role and policy names that give owner or administrator rights.
+fn is_admin_role(value: &str) -> bool {
+    let v = value.trim().to_ascii_lowercase();
+    let last = v.rsplit(['/', ':']).next().unwrap_or(&v);
+    matches!(
+        last,
+        "admin"
+            | "administrator"
+            | "administratoraccess"
+            | "owner"
+            | "owners"
+            | "cluster-admin"
+            | "superuser"
+            | "root"
+            | "editor"
+            | "user access administrator"
+            | "iamfullaccess"
+            | "poweruseraccess"
+            | "maintainer"
+            | "org_admin"
+            | "account_admin"
+            | "accountadmin"
+    ) || v.contains("roles/owner")
+        || v.contains("roles/editor")
+        || v.contains("administratoraccess")
+        || v.contains("\"action\":\"*\"")
+        || v.contains("\"action\": \"*\"")
+}
+
+fn key_in(key: &str, list: &[&[u8]]) -> bool {
+    let mut buf = [0u8; 48];
+    let n = normalise_key(key, &mut buf);
+    list.contains(&&buf[..n])
 }
 
 impl ArgScan<'_> {
@@ -575,6 +757,20 @@ impl ArgScan<'_> {
                     argv_done = true;
                 }
                 for (k, v) in map {
+                    match v {
+                        Value::Bool(true) if key_in(k, FORCING_KEYS) => self.forced = true,
+                        Value::Bool(true) if key_in(k, TRASH_KEYS) => self.trashed = true,
+                        Value::Object(o) if o.is_empty() && key_in(k, FILTER_KEYS) => {
+                            self.empty_filter = true;
+                        }
+                        Value::String(t) if key_in(k, ROLE_KEYS) && is_admin_role(t) => {
+                            self.admin = true;
+                        }
+                        Value::String(t) if t.contains("0.0.0.0/0") || t.contains("::/0") => {
+                            self.world_open = true;
+                        }
+                        _ => {}
+                    }
                     let class = classify_key(k);
                     if argv_done && matches!(class, KeyClass::Shell | KeyClass::Argv) {
                         continue;
@@ -723,6 +919,11 @@ pub(crate) fn assess(call: &CallFacts<'_>, cx: Context<'_>) -> Findings {
         saw_sql: false,
         saw_path: false,
         budget: ARG_BUDGET,
+        forced: false,
+        trashed: false,
+        empty_filter: false,
+        admin: false,
+        world_open: false,
     };
     scan.walk(call.arguments, KeyClass::Other, 0);
 
@@ -748,6 +949,31 @@ pub(crate) fn assess(call: &CallFacts<'_>, cx: Context<'_>) -> Findings {
         && annotations.read_only_hint != Some(true)
     {
         description_findings(description, &mut base);
+    }
+    // Flags and targets that change what the named action does.
+    if name.delete && (scan.forced || scan.empty_filter) {
+        base.add(
+            Risk::Critical,
+            "forces or widens a deletion (force, recursive, skip final snapshot, empty filter)",
+        );
+    } else if name.pushes && scan.forced {
+        base.add(Risk::Critical, "a forced push rewrites remote history");
+    } else if name.changes && scan.empty_filter {
+        base.add(Risk::Critical, "an empty filter changes every document");
+    } else if scan.forced && name.changes {
+        base.add(Risk::High, "the call forces the change (force, recursive)");
+    }
+    if scan.trashed && name.changes {
+        base.add(Risk::High, "moves data to the trash (deletes)");
+    }
+    if scan.admin && name.changes {
+        base.add(Risk::Critical, "grants owner or administrator rights");
+    }
+    if scan.world_open && name.changes {
+        base.add(
+            Risk::Critical,
+            "opens access to the whole internet (0.0.0.0/0)",
+        );
     }
     base.merge(&scan.found);
     if base.is_empty() {
