@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::findings::Findings;
 use super::paths::{self, PathClass};
-use super::{ToolAnnotations, code, shell, sql};
+use super::{ToolAnnotations, cli, code, shell, sql};
 
 const READ_ONLY_OP: &str = "read-only operation";
 const STANDARD_OP: &str = "standard operation";
@@ -477,6 +477,12 @@ struct ArgScan<'c> {
     saw_path: bool,
     /// Argument bytes still to analyse.
     budget: usize,
+    /// The tool runs this CLI only (`call_aws`, `kubectl`): its command
+    /// strings are that CLI's arguments.
+    cli_tool: Option<&'static str>,
+    saw_cli: bool,
+    /// A `kind`/`resourceType` argument names a stateful resource.
+    stateful_target: bool,
     /// Flags set to true that widen or force what the call does (`force`,
     /// `recursive`, `skip_final_snapshot`, `purge`).
     forced: bool,
@@ -537,6 +543,41 @@ const ROLE_KEYS: &[&[u8]] = &[
     b"rolename",
     b"level",
 ];
+
+/// Argument keys that name the kind of resource acted on.
+const KIND_KEYS: &[&[u8]] = &[
+    b"kind",
+    b"resourcetype",
+    b"resourcekind",
+    b"type",
+    b"resource",
+];
+
+/// Whether a resource kind is stateful or shared (its deletion is critical).
+fn names_stateful(kind: &str) -> bool {
+    name_words(kind).any(|w| word_flags(w) & STATEFUL != 0)
+        || [
+            "pvc",
+            "pv",
+            "ns",
+            "statefulset",
+            "persistentvolumeclaim",
+            "crd",
+        ]
+        .iter()
+        .any(|k| kind.eq_ignore_ascii_case(k))
+}
+
+/// The CLI a tool runs, when its name says it runs only that CLI
+/// (`call_aws`, `kubectl`, `run_gcloud`, `helm_cli`).
+fn cli_of(tool: &str) -> Option<&'static str> {
+    name_words(tool).find_map(|w| {
+        cli::CLIS
+            .iter()
+            .copied()
+            .find(|c| w.eq_ignore_ascii_case(c))
+    })
+}
 
 /// Role and policy names that give owner or administrator rights.
 fn is_admin_role(value: &str) -> bool {
@@ -621,6 +662,16 @@ impl ArgScan<'_> {
             KeyClass::Location => self.path(text, false),
             KeyClass::Argv | KeyClass::Other | KeyClass::Prose => {
                 let program = top_level && key != KeyClass::Argv;
+                if let Some(cli) = self.cli_tool
+                    && program
+                    && key == KeyClass::Other
+                    && text.contains(' ')
+                {
+                    if !self.too_long(text) {
+                        self.cli_command(cli, text);
+                    }
+                    return;
+                }
                 if program && self.shell_tool {
                     self.shell(text);
                 }
@@ -702,8 +753,37 @@ impl ArgScan<'_> {
         }
     }
 
+    /// A CLI tool's command: the CLI's arguments, with or without the
+    /// program name. Shell syntax makes it a shell command.
+    fn cli_command(&mut self, program: &'static str, text: &str) {
+        if text.contains([';', '|', '&', '$', '`', '<', '>', '\n']) {
+            self.shell(text);
+            return;
+        }
+        let mut words: Vec<&str> = text.split_whitespace().collect();
+        self.cli_words(program, &mut words);
+    }
+
+    fn cli_words(&mut self, program: &'static str, words: &mut Vec<&str>) {
+        if words
+            .first()
+            .is_some_and(|w| w.eq_ignore_ascii_case(program))
+        {
+            words.remove(0);
+        }
+        self.saw_cli = true;
+        cli::judge(program, words, &mut self.found);
+    }
+
     fn shell(&mut self, text: &str) {
         if text.trim().is_empty() {
+            return;
+        }
+        if let Some(program) = self.cli_tool
+            && !text.contains([';', '|', '&', '$', '`', '<', '>', '\n'])
+            && !self.too_long(text)
+        {
+            self.cli_command(program, text);
             return;
         }
         self.saw_shell = true;
@@ -735,6 +815,15 @@ impl ArgScan<'_> {
             Value::Array(items) => {
                 // `{"command": ["rm", "-rf", "/"]}`, or a shell tool's
                 // `{"args": [...]}`.
+                if let Some(cli) = self.cli_tool
+                    && matches!(key, KeyClass::Shell | KeyClass::Argv)
+                    && !items.is_empty()
+                    && items.iter().all(Value::is_string)
+                {
+                    let mut words: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+                    self.cli_words(cli, &mut words);
+                    return;
+                }
                 let is_argv = key == KeyClass::Shell
                     || (key == KeyClass::Argv && self.shell_tool && depth == 1);
                 if is_argv && !items.is_empty() && items.iter().all(Value::is_string) {
@@ -765,6 +854,9 @@ impl ArgScan<'_> {
                         }
                         Value::String(t) if key_in(k, ROLE_KEYS) && is_admin_role(t) => {
                             self.admin = true;
+                        }
+                        Value::String(t) if key_in(k, KIND_KEYS) && names_stateful(t) => {
+                            self.stateful_target = true;
                         }
                         Value::String(t) if t.contains("0.0.0.0/0") || t.contains("::/0") => {
                             self.world_open = true;
@@ -919,6 +1011,9 @@ pub(crate) fn assess(call: &CallFacts<'_>, cx: Context<'_>) -> Findings {
         saw_sql: false,
         saw_path: false,
         budget: ARG_BUDGET,
+        cli_tool: cli_of(call.tool),
+        saw_cli: false,
+        stateful_target: false,
         forced: false,
         trashed: false,
         empty_filter: false,
@@ -928,8 +1023,8 @@ pub(crate) fn assess(call: &CallFacts<'_>, cx: Context<'_>) -> Findings {
     scan.walk(call.arguments, KeyClass::Other, 0);
 
     let mut base = Findings::new();
-    if name.sql && scan.saw_sql {
-        // The statements say what a database tool does.
+    if (name.sql && scan.saw_sql) || scan.saw_cli {
+        // The statements or the CLI operation say what the tool does.
     } else {
         base.add(name.risk, name.reason);
         if name.generic_write && scan.saw_path {
@@ -951,6 +1046,9 @@ pub(crate) fn assess(call: &CallFacts<'_>, cx: Context<'_>) -> Findings {
         description_findings(description, &mut base);
     }
     // Flags and targets that change what the named action does.
+    if name.delete && scan.stateful_target {
+        base.add(Risk::Critical, DELETES_STATEFUL);
+    }
     if name.delete && (scan.forced || scan.empty_filter) {
         base.add(
             Risk::Critical,

@@ -27,6 +27,7 @@
 //! analysis, `findings` collects what it finds.
 
 mod builtin;
+mod cli;
 mod code;
 mod config;
 mod findings;
