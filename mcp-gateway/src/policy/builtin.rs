@@ -156,6 +156,13 @@ fn word_flags(word: &str) -> u32 {
     }
 }
 
+const HTTP_READ: &str = "HTTP: a read (GET or HEAD)";
+const HTTP_SEARCH: &str = "HTTP: a POST that only searches or queries";
+const HTTP_WRITE: &str = "HTTP: a request that changes data (POST, PUT, PATCH)";
+const HTTP_DELETE: &str = "HTTP: DELETE of a bounded resource";
+const HTTP_DELETE_WIDE: &str =
+    "HTTP: DELETE of a whole index, repository, organisation or a wildcard";
+const HTTP_ACCESS: &str = "HTTP: changes roles, users, keys or permissions";
 const PRIVILEGED_OP: &str = "changes access, credentials or running systems";
 const UNSURE: &str =
     "the policy cannot tell what this tool does to the resource it names: a person decides";
@@ -171,6 +178,9 @@ pub(crate) struct NameClass {
     /// The name matched some category (so it is not just a guess).
     pub(crate) evidence: bool,
     pub(crate) shell: bool,
+    /// A shell by an explicit word (`bash`, `shell`, `ssh`), not only by a
+    /// generic verb (`execute`, `run`).
+    pub(crate) shell_word: bool,
     pub(crate) sql: bool,
     /// An interpreter: its plain string arguments are program code.
     pub(crate) code: bool,
@@ -230,12 +240,51 @@ fn name_words(name: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Classifies a tool by the words of its name.
+/// `API-post-search`, `api_delete_a_block`: tools generated from an
+/// OpenAPI description, named by HTTP method and operation.
+fn classify_api_name(tool: &str) -> Option<NameClass> {
+    let mut words = name_words(tool);
+    if !words.next()?.eq_ignore_ascii_case("api") {
+        return None;
+    }
+    let method = words.next()?.to_ascii_lowercase();
+    let rest: Vec<&str> = words.collect();
+    let has = |w: &str| rest.iter().any(|r| r.eq_ignore_ascii_case(w));
+    let (risk, reason) = match method.as_str() {
+        "get" | "head" | "options" => (Risk::Low, HTTP_READ),
+        "post" if has("search") || has("query") || has("find") || has("list") => {
+            (Risk::Low, HTTP_SEARCH)
+        }
+        "post" | "put" | "patch" => (Risk::Medium, STANDARD_OP),
+        "delete" => (Risk::High, DELETES),
+        _ => return None,
+    };
+    Some(NameClass {
+        risk,
+        reason,
+        evidence: true,
+        shell: false,
+        shell_word: false,
+        sql: false,
+        code: false,
+        generic_write: false,
+        delete: method == "delete",
+        changes: risk > Risk::Low,
+        pushes: false,
+    })
+}
+
 pub(crate) fn classify_name(tool: &str) -> NameClass {
+    if let Some(api) = classify_api_name(tool) {
+        return api;
+    }
     let mut flags = 0u32;
+    let mut shell_word = false;
     let mut pushes = false;
     for word in name_words(tool) {
         let mut f = word_flags(word);
         pushes |= word.eq_ignore_ascii_case("push") || word.eq_ignore_ascii_case("publish");
+        shell_word |= f & SHELL != 0;
         // Weak verbs after a read verb name what is read
         // (`get_pull_request`, `list_releases`).
         if flags & READ != 0 {
@@ -291,6 +340,7 @@ pub(crate) fn classify_name(tool: &str) -> NameClass {
         reason,
         evidence: evidence || moderate || privileged,
         shell,
+        shell_word,
         sql,
         code,
         generic_write: write && !file_noun && !file_write,
@@ -470,7 +520,6 @@ struct ArgScan<'c> {
     shell_tool: bool,
     /// A PowerShell tool: its commands are PowerShell, not POSIX shell.
     powershell_tool: bool,
-    sql_tool: bool,
     code_tool: bool,
     saw_shell: bool,
     saw_sql: bool,
@@ -525,6 +574,44 @@ const TRASH_KEYS: &[&[u8]] = &[
     b"deleted",
     b"isdeleted",
 ];
+
+/// Manifest keys whose `true` gives a container the host.
+const HOST_KEYS: &[&[u8]] = &[
+    b"privileged",
+    b"hostnetwork",
+    b"hostpid",
+    b"hostipc",
+    b"allowprivilegeescalation",
+];
+
+const HOST_ACCESS: &str =
+    "a container or pod with host privileges, the host's network, or the Docker socket";
+
+/// The same in YAML or compose text.
+fn manifest_grants_host(text: &str) -> bool {
+    if !text.contains(':') {
+        return false;
+    }
+    let lower = text.to_ascii_lowercase();
+    let squeezed: String = lower
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '"' && *c != '\'')
+        .collect();
+    [
+        "privileged:true",
+        "hostnetwork:true",
+        "hostpid:true",
+        "hostipc:true",
+        "network_mode:host",
+        "pid:host",
+        "allowprivilegeescalation:true",
+        "docker.sock",
+    ]
+    .iter()
+    .any(|p| squeezed.contains(p))
+        || lower.contains("- /:/")
+        || lower.contains("\"/:/")
+}
 
 /// Argument keys that hold a document filter.
 const FILTER_KEYS: &[&[u8]] = &[b"filter", b"selector", b"where", b"criteria", b"match"];
@@ -681,11 +768,11 @@ impl ArgScan<'_> {
                 if program && (self.shell_tool || self.code_tool) {
                     return;
                 }
-                if top_level && self.sql_tool && key == KeyClass::Other {
-                    if !self.too_long(text) {
-                        self.saw_sql |= sql::analyse_if_sql(text, &mut self.found);
-                    }
-                } else if key == KeyClass::Other && paths::looks_like_path(text) {
+                // SQL is SQL whatever the argument is called.
+                if key == KeyClass::Other && !self.too_long(text) {
+                    self.saw_sql |= sql::analyse_if_sql(text, &mut self.found);
+                }
+                if key == KeyClass::Other && paths::looks_like_path(text) {
                     // A path under a key not named like one (`name`, `p`,
                     // `file_or_url`) is still a path.
                     self.path(text, true);
@@ -708,6 +795,9 @@ impl ArgScan<'_> {
     fn anywhere(&mut self, key: KeyClass, text: &str) {
         if names_metadata(text) {
             self.found.add(Risk::Critical, METADATA);
+        }
+        if text.len() <= MAX_ANALYSED_LEN && manifest_grants_host(text) {
+            self.found.add(Risk::Critical, HOST_ACCESS);
         }
         if key == KeyClass::Prose && !paths::looks_like_path(text) {
             return;
@@ -849,6 +939,9 @@ impl ArgScan<'_> {
                     match v {
                         Value::Bool(true) if key_in(k, FORCING_KEYS) => self.forced = true,
                         Value::Bool(true) if key_in(k, TRASH_KEYS) => self.trashed = true,
+                        Value::Bool(true) if key_in(k, HOST_KEYS) => {
+                            self.found.add(Risk::Critical, HOST_ACCESS);
+                        }
                         Value::Object(o) if o.is_empty() && key_in(k, FILTER_KEYS) => {
                             self.empty_filter = true;
                         }
@@ -1005,7 +1098,6 @@ pub(crate) fn assess(call: &CallFacts<'_>, cx: Context<'_>) -> Findings {
         powershell_tool: name.shell
             && name_words(call.tool)
                 .any(|w| w.eq_ignore_ascii_case("powershell") || w.eq_ignore_ascii_case("pwsh")),
-        sql_tool: name.sql,
         code_tool: name.code,
         saw_shell: false,
         saw_sql: false,
@@ -1022,9 +1114,16 @@ pub(crate) fn assess(call: &CallFacts<'_>, cx: Context<'_>) -> Findings {
     };
     scan.walk(call.arguments, KeyClass::Other, 0);
 
+    let http = http_request(call.arguments);
     let mut base = Findings::new();
-    if (name.sql && scan.saw_sql) || scan.saw_cli {
-        // The statements or the CLI operation say what the tool does.
+    let sql_decides =
+        scan.saw_sql && (name.sql || (name.shell && !name.shell_word && !scan.saw_shell));
+    if sql_decides || scan.saw_cli {
+        // The statements or the CLI operation say what the tool does (a
+        // SELECT through a tool called `execute` is a read).
+    } else if let Some((risk, reason)) = http {
+        // A generic HTTP tool: the method and path say what it does.
+        base.add(risk, reason);
     } else {
         base.add(name.risk, name.reason);
         if name.generic_write && scan.saw_path {
@@ -1114,4 +1213,125 @@ pub(crate) fn assess_resource(uri: &str, cx: Context<'_>) -> Findings {
         out.add_path(Risk::Critical, SECRET_PATH);
     }
     out
+}
+
+/// A generic HTTP call (`{"method": "DELETE", "path": "/x"}`): its risk
+/// by method and target, or `None` when the arguments name no method.
+fn http_request(arguments: &Value) -> Option<(Risk, &'static str)> {
+    let map = arguments.as_object()?;
+    let mut method = None;
+    let mut target = "";
+    for (k, v) in map {
+        let mut buf = [0u8; 48];
+        let n = normalise_key(k, &mut buf);
+        match (&buf[..n], v) {
+            (b"method" | b"httpmethod" | b"verb", Value::String(m)) => method = Some(m.as_str()),
+            (
+                b"path" | b"url" | b"endpoint" | b"uri" | b"route" | b"resource",
+                Value::String(t),
+            ) => target = t,
+            _ => {}
+        }
+    }
+    let method = method?.trim().to_ascii_uppercase();
+    if !matches!(
+        method.as_str(),
+        "GET" | "HEAD" | "OPTIONS" | "POST" | "PUT" | "PATCH" | "DELETE"
+    ) {
+        return None;
+    }
+    let path = target.split(['?', '#']).next().unwrap_or("");
+    // Drop the scheme and host of a full URL.
+    let path = match path.find("://") {
+        Some(i) => path[i + 3..].find('/').map_or("/", |j| &path[i + 3 + j..]),
+        None => path,
+    };
+    let lower = path.to_ascii_lowercase();
+    let segments: Vec<&str> = lower.split('/').filter(|s| !s.is_empty()).collect();
+    let access = segments.iter().any(|s| {
+        matches!(
+            *s,
+            "_security"
+                | "roles"
+                | "role_mapping"
+                | "users"
+                | "user"
+                | "iam"
+                | "admin"
+                | "admins"
+                | "members"
+                | "memberships"
+                | "collaborators"
+                | "permissions"
+                | "acl"
+                | "acls"
+                | "policies"
+                | "api_keys"
+                | "api-keys"
+                | "apikeys"
+                | "tokens"
+                | "privileges"
+                | "owners"
+                | "rolebindings"
+                | "clusterrolebindings"
+        )
+    });
+    Some(match method.as_str() {
+        "GET" | "HEAD" | "OPTIONS" => (Risk::Low, HTTP_READ),
+        _ if access => (Risk::Critical, HTTP_ACCESS),
+        "POST" => {
+            let last = segments.last().copied().unwrap_or("");
+            let searches = [
+                "_search",
+                "search",
+                "_msearch",
+                "_count",
+                "query",
+                "_query",
+                "graphql",
+                "find",
+                "_explain",
+                "_validate",
+                "_field_caps",
+                "lookup",
+                "_sql",
+            ];
+            if searches.contains(&last) {
+                (Risk::Low, HTTP_SEARCH)
+            } else {
+                (Risk::High, HTTP_WRITE)
+            }
+        }
+        "PUT" | "PATCH" => (Risk::High, HTTP_WRITE),
+        "DELETE" => {
+            let wide_first = [
+                "repos",
+                "orgs",
+                "projects",
+                "indices",
+                "buckets",
+                "databases",
+                "clusters",
+                "namespaces",
+                "teams",
+                "workspaces",
+                "accounts",
+                "organizations",
+                "groups",
+            ];
+            let wildcard = lower.contains('*') || segments.contains(&"_all");
+            let whole = segments.len() <= 1
+                || (segments.first().is_some_and(|f| wide_first.contains(f))
+                    && segments.len() <= 3)
+                || segments
+                    .last()
+                    .is_some_and(|l| *l == "_doc" || *l == "_query");
+            if wildcard || whole || lower.ends_with("_delete_by_query") {
+                (Risk::Critical, HTTP_DELETE_WIDE)
+            } else {
+                (Risk::High, HTTP_DELETE)
+            }
+        }
+        _ => (Risk::High, HTTP_WRITE),
+    })
 }
