@@ -59,6 +59,13 @@ const MODERATE: u32 = 1 << 11;
 /// Changes access, credentials or running systems (`grant`, `rotate`,
 /// `rollback`, `trigger`).
 const PRIVILEGED: u32 = 1 << 12;
+/// Merges, deploys, installs or moves money: hard to undo.
+const HARD: u32 = 1 << 15;
+/// Says nothing about what the tool does (a product name, a filler noun).
+const NEUTRAL: u32 = 1 << 16;
+/// `fetch`: a network request, unless it names what is read
+/// (`fetch_container_logs`).
+const FETCH: u32 = 1 << 17;
 /// A stateful or shared resource, whose deletion is critical.
 const STATEFUL: u32 = 1 << 13;
 /// Something a tool can act on, for telling an unknown verb on a
@@ -67,7 +74,7 @@ const RESOURCE: u32 = 1 << 14;
 
 /// The meanings of one word of a tool name (compared without case).
 fn word_flags(word: &str) -> u32 {
-    let mut buf = [0u8; 16];
+    let mut buf = [0u8; 24];
     if word.len() > buf.len() {
         return 0;
     }
@@ -76,36 +83,126 @@ fn word_flags(word: &str) -> u32 {
     }
     match &buf[..word.len()] {
         b"shell" | b"bash" | b"sh" | b"zsh" | b"terminal" | b"powershell" | b"pwsh"
-        | b"subprocess" | b"ssh" | b"telnet" | b"winrm" | b"console" | b"tty" | b"pty" => SHELL,
+        | b"subprocess" | b"ssh" | b"telnet" | b"winrm" | b"tty" | b"pty" => SHELL,
         b"python" | b"python3" | b"py" | b"nodejs" | b"javascript" | b"js" | b"ruby" | b"perl"
         | b"php" | b"lua" | b"deno" | b"repl" | b"interpreter" | b"jupyter" | b"notebook"
         | b"ipython" | b"code" | b"script" | b"julia" => CODE,
         b"run" | b"exec" | b"execute" | b"eval" | b"evaluate" | b"spawn" | b"cmd" | b"command"
-        | b"commands" => SHELL_VERB,
+        | b"commands" | b"interact" => SHELL_VERB,
         b"delete" | b"remove" | b"rm" | b"del" | b"drop" | b"destroy" | b"purge" | b"erase"
         | b"wipe" | b"truncate" | b"unlink" | b"uninstall" | b"kill" | b"terminate" | b"rmdir"
         | b"prune" | b"clear" | b"reset" | b"revoke" => DELETE,
-        b"fetch" | b"http" | b"https" | b"curl" | b"wget" | b"webhook" | b"url" => NETWORK,
-        b"download" | b"upload" | b"navigate" | b"browse" | b"browser" | b"scrape" | b"crawl"
-        | b"post" | b"send" | b"email" | b"mail" | b"publish" | b"deploy" | b"push" | b"tweet"
-        | b"sms" => NETWORK_VERB,
-        b"write" | b"append" | b"mkdir" | b"touch" | b"chmod" | b"chown" | b"overwrite" => {
-            FILE_WRITE
+        b"curl" | b"wget" => NETWORK,
+        b"fetch" => NETWORK_VERB | FETCH,
+        b"http" | b"https" | b"webhook" | b"url" | b"urls" | b"forward" => NETWORK_VERB,
+        b"download" | b"upload" | b"navigate" | b"browse" | b"scrape" | b"crawl" | b"post"
+        | b"send" | b"email" | b"mail" | b"publish" | b"push" | b"tweet" | b"sms" | b"reply" => {
+            NETWORK_VERB
         }
+        b"deploy" | b"merge" | b"install" | b"upgrade" | b"refund" | b"charge" | b"pay"
+        | b"payout" | b"capture" | b"overwrite" => HARD,
+        b"write" | b"append" | b"mkdir" | b"touch" | b"chmod" | b"chown" => FILE_WRITE,
+        // Names of the server or product a tool belongs to, and nouns that
+        // say nothing about what it does.
+        b"git" | b"github" | b"gitlab" | b"aws" | b"k8s" | b"kubectl" | b"docker" | b"redis"
+        | b"mongo" | b"mongodb" | b"slack" | b"jira" | b"confluence" | b"notion" | b"stripe"
+        | b"maps" | b"browser" | b"puppeteer" | b"playwright" | b"azmcp" | b"heroku" | b"mcp"
+        | b"sentry" | b"grafana" | b"linear" | b"cloudflare" | b"es" | b"pg" | b"d1" | b"r2"
+        | b"kv" | b"requests" | b"messages" | b"tabs" | b"helm" | b"gcloud" | b"azure" | b"gh"
+        | b"the" | b"a" | b"an" | b"to" | b"of" | b"in" | b"for" | b"with" | b"by" | b"from"
+        | b"as" | b"on" | b"all" | b"my" | b"new" => NEUTRAL,
         b"create" | b"update" | b"set" | b"put" | b"add" | b"insert" | b"modify" | b"replace"
         | b"save" | b"copy" | b"cp" | b"edit" | b"move" | b"mv" | b"rename" | b"patch"
-        | b"upsert" | b"store" | b"import" | b"apply" | b"commit" | b"merge" | b"sync"
-        | b"install" | b"upgrade" | b"configure" => WRITE,
+        | b"upsert" | b"store" | b"import" | b"apply" | b"commit" | b"sync" | b"configure"
+        | b"hset" | b"lpush" | b"rpush" | b"sadd" | b"zadd" | b"incr" | b"xadd" => WRITE,
         b"file" | b"files" | b"dir" | b"directory" | b"directories" | b"folder" | b"folders"
         | b"fs" | b"filesystem" | b"path" | b"paths" => FILE_NOUN,
         b"query" | b"queries" => READ | SQL,
-        b"list" | b"ls" | b"get" | b"read" | b"search" | b"find" | b"describe" | b"show"
-        | b"view" | b"cat" | b"head" | b"tail" | b"stat" | b"info" | b"lookup" | b"inspect"
-        | b"retrieve" | b"count" | b"status" | b"check" | b"exists" | b"preview" | b"diff"
-        | b"log" | b"logs" | b"grep" | b"glob" | b"tree" | b"whoami" | b"explain"
-        | b"summarize" | b"summarise" | b"validate" | b"print" | b"help" | b"version"
-        | b"resolve" | b"echo" | b"peek" | b"analyze" | b"analyse" | b"compare" | b"open"
-        | b"load" | b"select" | b"ping" | b"health" => READ,
+        b"list"
+        | b"ls"
+        | b"get"
+        | b"read"
+        | b"search"
+        | b"find"
+        | b"describe"
+        | b"show"
+        | b"view"
+        | b"cat"
+        | b"head"
+        | b"tail"
+        | b"stat"
+        | b"info"
+        | b"lookup"
+        | b"inspect"
+        | b"retrieve"
+        | b"count"
+        | b"status"
+        | b"check"
+        | b"exists"
+        | b"preview"
+        | b"diff"
+        | b"log"
+        | b"logs"
+        | b"grep"
+        | b"glob"
+        | b"tree"
+        | b"whoami"
+        | b"explain"
+        | b"summarize"
+        | b"summarise"
+        | b"validate"
+        | b"print"
+        | b"help"
+        | b"version"
+        | b"resolve"
+        | b"echo"
+        | b"peek"
+        | b"analyze"
+        | b"analyse"
+        | b"compare"
+        | b"open"
+        | b"load"
+        | b"select"
+        | b"ping"
+        | b"health"
+        | b"scan"
+        | b"aggregate"
+        | b"hgetall"
+        | b"hget"
+        | b"mget"
+        | b"lrange"
+        | b"smembers"
+        | b"zrange"
+        | b"dbsize"
+        | b"ttl"
+        | b"screenshot"
+        | b"wait"
+        | b"suggest"
+        | b"recommend"
+        | b"esql"
+        | b"promql"
+        | b"logql"
+        | b"geocode"
+        | b"directions"
+        | b"distance"
+        | b"elevation"
+        | b"weather"
+        | b"forecast"
+        | b"convert"
+        | b"calculate"
+        | b"compute"
+        | b"translate"
+        | b"render"
+        | b"think"
+        | b"thinking"
+        | b"sequentialthinking"
+        | b"reason"
+        | b"plan"
+        | b"estimate"
+        | b"current"
+        | b"time" => READ,
+        b"snapshot" | b"snapshots" => READ | STATEFUL | RESOURCE,
+        b"flushdb" | b"flushall" => DELETE | STATEFUL,
         b"sql" | b"postgres" | b"postgresql" | b"psql" | b"mysql" | b"mariadb" | b"sqlite"
         | b"mssql" | b"tsql" | b"bigquery" | b"snowflake" | b"redshift" | b"clickhouse"
         | b"duckdb" | b"oracle" | b"supabase" | b"cockroach" => SQL,
@@ -113,29 +210,30 @@ fn word_flags(word: &str) -> u32 {
         b"close" | b"reopen" | b"star" | b"unstar" | b"label" | b"labels" | b"tag" | b"assign"
         | b"unassign" | b"pin" | b"unpin" | b"mute" | b"unmute" | b"archive" | b"unarchive"
         | b"start" | b"stop" | b"restart" | b"reboot" | b"scale" | b"pause" | b"resume"
-        | b"cancel" | b"fork" | b"clone" | b"schedule" | b"comment" | b"reply" | b"react"
-        | b"review" | b"subscribe" | b"unsubscribe" | b"approve" | b"invite" | b"mark"
+        | b"cancel" | b"fork" | b"clone" | b"schedule" | b"comment" | b"react" | b"review"
+        | b"subscribe" | b"unsubscribe" | b"approve" | b"invite" | b"mark" | b"trigger"
+        | b"finalize" | b"finalise" | b"transition" | b"pull" | b"click" | b"type" | b"press"
+        | b"hover" | b"fill" | b"scroll" | b"drag" | b"toggle" | b"expire" | b"persist"
         | b"vote" | b"follow" | b"unfollow" | b"like" | b"bookmark" | b"snooze" | b"dismiss"
         | b"remind" | b"rerun" | b"retry" | b"refresh" | b"enqueue" | b"notify" | b"complete"
-        | b"generate" | b"sample" | b"convert" | b"render" | b"translate" | b"format"
-        | b"calculate" | b"compute" | b"sort" | b"remember" | b"record" | b"track"
-        | b"annotate" | b"link" | b"request" | b"submit" | b"draft" | b"reserve" | b"book"
-        | b"checkout" | b"cordon" | b"uncordon" | b"rollout" => MODERATE,
+        | b"generate" | b"sample" | b"sort" | b"remember" | b"record" | b"track" | b"annotate"
+        | b"link" | b"request" | b"submit" | b"draft" | b"reserve" | b"book" | b"checkout"
+        | b"cordon" | b"uncordon" | b"rollout" => MODERATE,
         b"grant" | b"rotate" | b"transfer" | b"promote" | b"demote" | b"impersonate"
         | b"elevate" | b"escalate" | b"authorize" | b"unlock" | b"lock" | b"enable"
-        | b"disable" | b"rollback" | b"revert" | b"restore" | b"trigger" | b"dispatch"
-        | b"release" | b"failover" | b"migrate" | b"provision" | b"deprovision" | b"detach"
-        | b"attach" | b"associate" | b"disassociate" | b"expose" | b"share" | b"unshare"
-        | b"invoke" | b"ban" | b"block" | b"suspend" | b"evict" | b"drain" | b"taint"
-        | b"rebase" | b"squash" | b"force" | b"flush" | b"resize" | b"reindex" => PRIVILEGED,
+        | b"disable" | b"rollback" | b"revert" | b"restore" | b"dispatch" | b"release"
+        | b"failover" | b"migrate" | b"provision" | b"deprovision" | b"detach" | b"attach"
+        | b"associate" | b"disassociate" | b"expose" | b"share" | b"unshare" | b"invoke"
+        | b"ban" | b"block" | b"suspend" | b"evict" | b"drain" | b"taint" | b"rebase"
+        | b"squash" | b"force" | b"flush" | b"resize" | b"reindex" => PRIVILEGED,
         b"bucket" | b"buckets" | b"cluster" | b"clusters" | b"namespace" | b"namespaces"
         | b"project" | b"projects" | b"repository" | b"repositories" | b"repo" | b"repos"
         | b"collection" | b"collections" | b"table" | b"tables" | b"index" | b"indices"
         | b"indexes" | b"schema" | b"keyspace" | b"volume" | b"volumes" | b"backup"
-        | b"backups" | b"snapshot" | b"snapshots" | b"organization" | b"org" | b"workspace"
-        | b"stack" | b"environment" | b"account" | b"tenant" | b"subscription" | b"vault"
-        | b"zone" | b"instance" | b"instances" | b"server" | b"servers" | b"disk" | b"disks"
-        | b"registry" | b"domain" | b"topic" | b"queue" | b"keyring" | b"secret" | b"secrets" => {
+        | b"backups" | b"organization" | b"org" | b"workspace" | b"stack" | b"environment"
+        | b"account" | b"tenant" | b"subscription" | b"vault" | b"zone" | b"instance"
+        | b"instances" | b"server" | b"servers" | b"disk" | b"disks" | b"registry" | b"domain"
+        | b"topic" | b"queue" | b"keyring" | b"secret" | b"secrets" | b"chart" | b"charts" => {
             STATEFUL | RESOURCE
         }
         b"user" | b"users" | b"role" | b"roles" | b"policy" | b"policies" | b"key" | b"keys"
@@ -149,9 +247,8 @@ fn word_flags(word: &str) -> u32 {
         | b"entity" | b"entities" | b"resource" | b"resources" | b"app" | b"apps" | b"site"
         | b"sites" | b"certificate" | b"credential" | b"config" | b"settings" | b"rule"
         | b"rules" | b"alert" | b"alerts" | b"monitor" | b"incident" | b"ticket" | b"issue"
-        | b"issues" | b"customer" | b"invoice" | b"payment" | b"order" | b"contact" | b"lead" => {
-            RESOURCE
-        }
+        | b"issues" | b"customer" | b"invoice" | b"payment" | b"order" | b"contact" | b"lead"
+        | b"process" | b"processes" => RESOURCE,
         _ => 0,
     }
 }
@@ -163,6 +260,7 @@ const HTTP_DELETE: &str = "HTTP: DELETE of a bounded resource";
 const HTTP_DELETE_WIDE: &str =
     "HTTP: DELETE of a whole index, repository, organisation or a wildcard";
 const HTTP_ACCESS: &str = "HTTP: changes roles, users, keys or permissions";
+const HARD_OP: &str = "merges, deploys, installs or moves money: hard to undo";
 const PRIVILEGED_OP: &str = "changes access, credentials or running systems";
 const UNSURE: &str =
     "the policy cannot tell what this tool does to the resource it names: a person decides";
@@ -281,16 +379,30 @@ pub(crate) fn classify_name(tool: &str) -> NameClass {
     let mut flags = 0u32;
     let mut shell_word = false;
     let mut pushes = false;
+    let mut unknown_word = false;
+    let mut url_noun = false;
+    let verbs = READ | WRITE | FILE_WRITE | DELETE | MODERATE | PRIVILEGED | HARD;
     for word in name_words(tool) {
         let mut f = word_flags(word);
         pushes |= word.eq_ignore_ascii_case("push") || word.eq_ignore_ascii_case("publish");
-        shell_word |= f & SHELL != 0;
+        unknown_word |= f == 0 && !word.bytes().all(|b| b.is_ascii_digit());
+        url_noun |= [
+            "url", "web", "page", "http", "https", "website", "html", "link",
+        ]
+        .iter()
+        .any(|n| word.eq_ignore_ascii_case(n));
         // Weak verbs after a read verb name what is read
         // (`get_pull_request`, `list_releases`).
         if flags & READ != 0 {
             f &= !(MODERATE | PRIVILEGED);
         }
-        if flags & READ == 0 {
+        // `create_merge_request`: a noun after the verb.
+        if flags & verbs != 0 && f & HARD != 0 && word.eq_ignore_ascii_case("merge") {
+            f &= !HARD;
+        }
+        // `run` and `post` after another verb are nouns
+        // (`cancel_workflow_run`, `delete_post`).
+        if flags & verbs == 0 {
             if f & SHELL_VERB != 0 {
                 f |= SHELL;
             }
@@ -298,7 +410,14 @@ pub(crate) fn classify_name(tool: &str) -> NameClass {
                 f |= NETWORK;
             }
         }
+        shell_word |= f & SHELL != 0 && f & SHELL_VERB == 0;
         flags |= f;
+    }
+    // `fetch_container_logs` reads logs; `fetch` alone or `fetch_url`
+    // makes a request.
+    if flags & FETCH != 0 && !url_noun && flags & (READ | RESOURCE | STATEFUL) != 0 {
+        flags &= !NETWORK;
+        flags |= READ;
     }
     let has = |f: u32| flags & f != 0;
     let (read, write, file_write, file_noun) =
@@ -320,6 +439,8 @@ pub(crate) fn classify_name(tool: &str) -> NameClass {
         (Risk::High, MAKES_REQUESTS)
     } else if file_write || (write && file_noun) {
         (Risk::High, WRITES_FILES)
+    } else if has(HARD) {
+        (Risk::High, HARD_OP)
     } else if privileged {
         (Risk::High, PRIVILEGED_OP)
     } else if write {
@@ -328,13 +449,13 @@ pub(crate) fn classify_name(tool: &str) -> NameClass {
         (Risk::Medium, MODERATE_OP)
     } else if read {
         (Risk::Low, READ_ONLY_OP)
-    } else if resource {
+    } else if resource && unknown_word {
         // An action the policy cannot place, on something that matters.
         (Risk::High, UNSURE)
     } else {
         (Risk::Medium, STANDARD_OP)
     };
-    let evidence = shell || code || delete || network || file_write || write || read;
+    let evidence = shell || code || delete || network || file_write || write || read || has(HARD);
     NameClass {
         risk,
         reason,
@@ -345,7 +466,7 @@ pub(crate) fn classify_name(tool: &str) -> NameClass {
         code,
         generic_write: write && !file_noun && !file_write,
         delete,
-        changes: delete || write || file_write || privileged || moderate,
+        changes: delete || write || file_write || privileged || moderate || has(HARD),
         pushes,
     }
 }
@@ -392,6 +513,10 @@ enum KeyClass {
     Code,
     /// A file or directory the call reads or writes.
     Path,
+    /// `directory`, `dir`: a target, or where a shell tool runs.
+    Dir,
+    /// `repo_path`, `project_path`: where a tool works, not what it writes.
+    Workspace,
     /// Where a command runs, or a URL: only secrets count.
     Location,
     /// A command's arguments as a list (`args`): part of the command
@@ -438,6 +563,9 @@ fn classify_key(key: &str) -> KeyClass {
         b"args" | b"arguments" => KeyClass::Argv,
         b"cwd" | b"workdir" | b"workingdirectory" | b"workingdir" | b"url" | b"uri" | b"to"
         | b"from" | b"href" | b"endpoint" | b"host" | b"hostname" => KeyClass::Location,
+        b"directory" | b"dir" => KeyClass::Dir,
+        b"repopath" | b"repositorypath" | b"projectpath" | b"workspace" | b"workspacepath"
+        | b"repodir" | b"projectdir" => KeyClass::Workspace,
         b"source" | b"src" | b"destination" | b"dest" | b"dst" | b"target" | b"location"
         | b"root" | b"output" | b"outfile" | b"infile" | b"mount" | b"volume" => KeyClass::Path,
         b"content" | b"contents" | b"text" | b"message" | b"body" | b"description" | b"title"
@@ -518,6 +646,8 @@ struct ArgScan<'c> {
     cx: Context<'c>,
     /// The tool is a shell by name: its plain string arguments are commands.
     shell_tool: bool,
+    /// A shell by an explicit word (`bash`, `ssh`).
+    shell_word: bool,
     /// A PowerShell tool: its commands are PowerShell, not POSIX shell.
     powershell_tool: bool,
     code_tool: bool,
@@ -526,6 +656,9 @@ struct ArgScan<'c> {
     saw_path: bool,
     /// Argument bytes still to analyse.
     budget: usize,
+    /// A top-level argument is named as a command, script or query: the
+    /// tool's other strings are then data, not commands.
+    has_command_key: bool,
     /// The tool runs this CLI only (`call_aws`, `kubectl`): its command
     /// strings are that CLI's arguments.
     cli_tool: Option<&'static str>,
@@ -535,6 +668,9 @@ struct ArgScan<'c> {
     /// Flags set to true that widen or force what the call does (`force`,
     /// `recursive`, `skip_final_snapshot`, `purge`).
     forced: bool,
+    /// Flags set to true that widen a deletion (`recursive`, `purge`,
+    /// `skip_final_snapshot`).
+    widened: bool,
     /// `in_trash`/`archived`/`trashed` set to true: a deletion by update.
     trashed: bool,
     /// A filter (`filter`, `query`, `selector`, `where`) that is empty: it
@@ -548,8 +684,6 @@ struct ArgScan<'c> {
 
 /// Argument keys whose `true` forces or widens what a call does.
 const FORCING_KEYS: &[&[u8]] = &[
-    b"force",
-    b"forced",
     b"recursive",
     b"permanent",
     b"permanently",
@@ -562,8 +696,18 @@ const FORCING_KEYS: &[&[u8]] = &[
     b"deletebackups",
     b"deleteall",
     b"all",
+];
+
+/// Argument keys whose `true` pushes past a safeguard (`force`,
+/// `overwrite`): a deletion stays bounded, a push rewrites history.
+const FORCE_KEYS: &[&[u8]] = &[
+    b"force",
+    b"forced",
+    b"overwrite",
     b"noprotect",
     b"bypassprotection",
+    b"skipchecks",
+    b"noverify",
 ];
 
 /// Argument keys whose `true` moves something to the trash.
@@ -711,6 +855,14 @@ impl ArgScan<'_> {
         self.budget -= text.len();
         self.anywhere(key, text);
         match key {
+            // `{"command": "SELECT ..."}` to a database tool is SQL.
+            KeyClass::Shell if !self.shell_tool || !self.shell_word => {
+                if !self.too_long(text) && sql::analyse_if_sql(text, &mut self.found) {
+                    self.saw_sql = true;
+                    return;
+                }
+                self.shell(text);
+            }
             KeyClass::Shell => self.shell(text),
             KeyClass::Sql => {
                 if self.too_long(text) {
@@ -746,9 +898,14 @@ impl ArgScan<'_> {
                 self.saw_path = true;
                 self.path(text, true);
             }
-            KeyClass::Location => self.path(text, false),
+            KeyClass::Location | KeyClass::Workspace => self.path(text, false),
+            KeyClass::Dir if self.shell_tool => self.path(text, false),
+            KeyClass::Dir => {
+                self.saw_path = true;
+                self.path(text, true);
+            }
             KeyClass::Argv | KeyClass::Other | KeyClass::Prose => {
-                let program = top_level && key != KeyClass::Argv;
+                let program = top_level && key != KeyClass::Argv && !self.has_command_key;
                 if let Some(cli) = self.cli_tool
                     && program
                     && key == KeyClass::Other
@@ -768,9 +925,13 @@ impl ArgScan<'_> {
                 if program && (self.shell_tool || self.code_tool) {
                     return;
                 }
-                // SQL is SQL whatever the argument is called.
+                // SQL and program code are what they are whatever the
+                // argument is called.
                 if key == KeyClass::Other && !self.too_long(text) {
                     self.saw_sql |= sql::analyse_if_sql(text, &mut self.found);
+                    if code::starts_like_code(text) {
+                        code::analyse(text, &mut self.found);
+                    }
                 }
                 if key == KeyClass::Other && paths::looks_like_path(text) {
                     // A path under a key not named like one (`name`, `p`,
@@ -882,12 +1043,26 @@ impl ArgScan<'_> {
             return;
         }
         shell::analyse(text, &mut self.found);
+        // Input to a process may be a program for its interpreter.
+        if code::starts_like_code(text) {
+            code::analyse(text, &mut self.found);
+        }
         if self.powershell_tool {
             shell::analyse_powershell(text, &mut self.found);
         }
     }
 
     fn path(&mut self, text: &str, system_counts: bool) {
+        // A volume `SRC:DST[:ro]`: the host side is what is exposed.
+        if let Some((host, _)) = text.split_once(':')
+            && host.starts_with(['/', '~', '$', '.'])
+            && (paths::is_root_or_home(host) || paths::classify(host) != PathClass::Ordinary)
+        {
+            self.found.add_path(
+                Risk::Critical,
+                "mounts the host's root, home or system directories",
+            );
+        }
         match paths::classify_with(text, self.cx.secret_dirs) {
             PathClass::Secret => self.found.add_path(Risk::Critical, SECRET_PATH),
             PathClass::System if system_counts => self.found.add_path(Risk::Critical, SYSTEM_PATH),
@@ -937,7 +1112,8 @@ impl ArgScan<'_> {
                 }
                 for (k, v) in map {
                     match v {
-                        Value::Bool(true) if key_in(k, FORCING_KEYS) => self.forced = true,
+                        Value::Bool(true) if key_in(k, FORCING_KEYS) => self.widened = true,
+                        Value::Bool(true) if key_in(k, FORCE_KEYS) => self.forced = true,
                         Value::Bool(true) if key_in(k, TRASH_KEYS) => self.trashed = true,
                         Value::Bool(true) if key_in(k, HOST_KEYS) => {
                             self.found.add(Risk::Critical, HOST_ACCESS);
@@ -1095,6 +1271,7 @@ pub(crate) fn assess(call: &CallFacts<'_>, cx: Context<'_>) -> Findings {
         found: Findings::new(),
         cx,
         shell_tool: name.shell,
+        shell_word: name.shell_word,
         powershell_tool: name.shell
             && name_words(call.tool)
                 .any(|w| w.eq_ignore_ascii_case("powershell") || w.eq_ignore_ascii_case("pwsh")),
@@ -1103,10 +1280,19 @@ pub(crate) fn assess(call: &CallFacts<'_>, cx: Context<'_>) -> Findings {
         saw_sql: false,
         saw_path: false,
         budget: ARG_BUDGET,
+        has_command_key: call.arguments.as_object().is_some_and(|m| {
+            m.keys().any(|k| {
+                matches!(
+                    classify_key(k),
+                    KeyClass::Shell | KeyClass::Code | KeyClass::Sql | KeyClass::Query
+                )
+            })
+        }),
         cli_tool: cli_of(call.tool),
         saw_cli: false,
         stateful_target: false,
         forced: false,
+        widened: false,
         trashed: false,
         empty_filter: false,
         admin: false,
@@ -1148,16 +1334,16 @@ pub(crate) fn assess(call: &CallFacts<'_>, cx: Context<'_>) -> Findings {
     if name.delete && scan.stateful_target {
         base.add(Risk::Critical, DELETES_STATEFUL);
     }
-    if name.delete && (scan.forced || scan.empty_filter) {
+    if name.delete && (scan.widened || scan.empty_filter) {
         base.add(
             Risk::Critical,
-            "forces or widens a deletion (force, recursive, skip final snapshot, empty filter)",
+            "widens a deletion (recursive, purge, skip final snapshot, empty filter)",
         );
     } else if name.pushes && scan.forced {
         base.add(Risk::Critical, "a forced push rewrites remote history");
     } else if name.changes && scan.empty_filter {
         base.add(Risk::Critical, "an empty filter changes every document");
-    } else if scan.forced && name.changes {
+    } else if (scan.forced || scan.widened) && name.changes {
         base.add(Risk::High, "the call forces the change (force, recursive)");
     }
     if scan.trashed && name.changes {
