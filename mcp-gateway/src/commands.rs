@@ -150,9 +150,11 @@ pub fn derive_server_name(command: &[String], url: Option<&str>) -> String {
             .unwrap_or("upstream");
         return host.to_owned();
     }
+    // A package name, or the folder of a script path
+    // (`.../server-filesystem/dist/index.js`).
     let package = command
         .iter()
-        .map(|a| a.rsplit('/').next().unwrap_or(a))
+        .flat_map(|a| a.rsplit('/'))
         .find(|a| a.contains("server") || a.starts_with("mcp"))
         .or_else(|| command.first().map(|c| c.rsplit('/').next().unwrap_or(c)))
         .unwrap_or("upstream");

@@ -503,6 +503,13 @@ impl Policy {
         }
     }
 
+    /// Whether a tool's name says something the built-in analysis
+    /// understands (a verb it knows); when not, the verdict rests on the
+    /// arguments, annotations and description alone, and `scan` flags it.
+    pub fn understands_name(tool: &str) -> bool {
+        builtin::classify_name(tool).evidence
+    }
+
     /// Number of rules loaded.
     pub fn rule_count(&self) -> usize {
         self.rules.len()
