@@ -12,6 +12,7 @@ use hitl_wire::Escalation;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::people::{Identity, People, PersonConfig};
 use crate::service::Settings;
 use crate::slack::{self, SlackConfig};
 
@@ -104,8 +105,11 @@ pub struct FileConfig {
     pub max_wait_secs: Option<u64>,
     /// Who may decide requests that name nobody (user ids, `group:NAME`).
     pub approvers: Option<Vec<String>>,
-    /// Approver groups: `sre = ["alice", "bob"]`.
+    /// Approver groups: `sre = ["alice", "slack:U0BOB", "teams:carol@contoso.com"]`.
     pub groups: Option<HashMap<String, Vec<String>>>,
+    /// One person's identities on several platforms, counted as one person:
+    /// `[[people]] name = "Alice", ids = ["slack:U0ALICE", "teams:alice@contoso.com"]`.
+    pub people: Option<Vec<PersonConfig>>,
     /// Reminder/escalation for requests that name none.
     pub escalation: Option<Escalation>,
     pub retention_days: Option<u64>,
@@ -150,9 +154,7 @@ pub struct ServeConfig {
 
 /// The default data folder: `$XDG_DATA_HOME/hitl` or the platform's equivalent.
 pub fn default_data_dir() -> PathBuf {
-    dirs::data_dir()
-        .map(|d| d.join("hitl"))
-        .unwrap_or_else(|| PathBuf::from(".hitl"))
+    hitl_client::local::platform_data_dir()
 }
 
 impl ServeArgs {
@@ -189,7 +191,12 @@ impl ServeArgs {
             if members.is_empty() {
                 bail!("approver group {name:?} has no members");
             }
+            for m in members {
+                Identity::parse(m).map_err(|e| anyhow::anyhow!("approver group {name:?}: {e}"))?;
+            }
         }
+        let people = People::new(file.people.as_deref().unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("[[people]]: {e}"))?;
         let retention_days = self.retention_days.or(file.retention_days).unwrap_or(90);
         let settings = Settings {
             default_timeout_secs,
@@ -200,7 +207,7 @@ impl ServeArgs {
             retention: (retention_days > 0)
                 .then(|| Duration::from_secs(retention_days * 24 * 3600)),
             max_wait_secs: file.max_wait_secs.unwrap_or(defaults.max_wait_secs),
-            external_group: None,
+            people,
         };
         let slack = resolve_slack(SlackArgs {
             bot_token: self.slack_bot_token.or(file.slack_bot_token),
@@ -212,13 +219,6 @@ impl ServeArgs {
             channel: self.slack_channel.or(file.slack_channel),
             api_url: self.slack_api_url.or(file.slack_api_url),
         })?;
-        let settings = Settings {
-            // Slack user groups (S…) in approver lists are resolved by Slack.
-            external_group: slack
-                .as_ref()
-                .map(|_| slack::is_usergroup_id as fn(&str) -> bool),
-            ..settings
-        };
         let secret = |s: Option<String>| s.filter(|t| !t.is_empty()).map(SecretString::from);
         Ok(ServeConfig {
             cards_dir: self.cards_dir.or(file.cards_dir),

@@ -11,19 +11,20 @@
 //!   Socket Mode.
 //! - [`teams`]: the Teams adapter's edge: Bot Framework token checks, the
 //!   outgoing-webhook HMAC, activity payloads and the Bot Connector client.
+//! - [`people`]: identities across platforms (`slack:U…`, `teams:…`,
+//!   `email:…`, bare names) and people linked across them.
 //! - [`waiters`]: long-poll wake-ups.
 //! - [`config`], [`token`]: start-up settings and the local API token.
-//! - [`client`]: the HTTP client behind the terminal approver commands.
 //! - [`clock`], [`ids`], [`metrics`]: small shared pieces.
 
 pub mod api;
-pub mod client;
 pub mod clock;
 pub mod config;
 pub mod ids;
 pub mod lifecycle;
 pub mod metrics;
 pub mod notify;
+pub mod people;
 pub mod service;
 pub mod slack;
 pub mod store;

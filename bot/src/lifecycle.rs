@@ -17,18 +17,23 @@ use hitl_wire::api::DecisionAction;
 use hitl_wire::{ApprovalRecord, Status, Vote, arguments_hash};
 use serde_json::{Value, json};
 
+use crate::people::People;
+use std::sync::Arc;
+
 /// The actor name used for changes made by timers rather than people.
 pub const SYSTEM_ACTOR: &str = "hitl";
 
 /// What may change a record.
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// A person decides. `allowed` is whether the approver policy lets them.
+    /// A person decides. `allowed` is whether the approver policy lets them;
+    /// `people` says who is the same person (self-approval, one vote each).
     Decide {
         action: DecisionAction,
         approver: String,
         reason: Option<String>,
         allowed: bool,
+        people: Arc<People>,
     },
     /// The requester withdraws the request (`by` defaults to the requester).
     Cancel {
@@ -122,7 +127,16 @@ pub fn apply(
             approver,
             reason,
             allowed,
-        } => decide(record, *action, approver, reason.as_deref(), *allowed, now),
+            people,
+        } => decide(
+            record,
+            *action,
+            approver,
+            reason.as_deref(),
+            *allowed,
+            people,
+            now,
+        ),
         Event::Cancel { by, reason } => {
             pending_only(record)?;
             let by = by.clone().unwrap_or_else(|| record.requester.clone());
@@ -226,6 +240,7 @@ fn decide(
     approver: &str,
     reason: Option<&str>,
     allowed: bool,
+    people: &People,
     now: DateTime<Utc>,
 ) -> Result<Transition, Refusal> {
     pending_only(record)?;
@@ -263,12 +278,16 @@ fn decide(
             ))
         }
         DecisionAction::Approve => {
-            if approver == record.requester {
+            if people.same(approver, &record.requester) {
                 return Err(Refusal::SelfApproval {
                     approver: approver.to_owned(),
                 });
             }
-            if record.approvals.iter().any(|v| v.approver == approver) {
+            if record
+                .approvals
+                .iter()
+                .any(|v| people.same(&v.approver, approver))
+            {
                 return Err(Refusal::DuplicateVote {
                     approver: approver.to_owned(),
                     have: record.approvals.len(),
@@ -380,6 +399,7 @@ mod tests {
             approver: who.into(),
             reason: None,
             allowed: true,
+            people: Default::default(),
         }
     }
 
@@ -389,6 +409,7 @@ mod tests {
             approver: who.into(),
             reason: reason.map(Into::into),
             allowed: true,
+            people: Default::default(),
         }
     }
 
@@ -451,6 +472,7 @@ mod tests {
             approver: "eve".into(),
             reason: None,
             allowed: false,
+            people: Default::default(),
         };
         assert!(
             apply(&r, &not_allowed, now)

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use hitl_bot::api::auth::Tokens;
-use hitl_bot::client::{ApiClient, ClientError};
 use hitl_bot::clock::Clock;
 use hitl_bot::config::{LogFormat, ServeArgs, default_data_dir};
 use hitl_bot::notify::Notifier;
@@ -18,6 +17,7 @@ use hitl_bot::slack::{Slack, SlackConfig};
 use hitl_bot::store::sqlite::SqliteStore;
 use hitl_bot::{Running, token};
 use hitl_cards::Templates;
+use hitl_client::{ApiClient, ClientError};
 use hitl_wire::api::{AuditEvent, DecisionAction};
 use hitl_wire::{ApprovalRecord, Status};
 use secrecy::SecretString;
@@ -100,7 +100,7 @@ struct ClientArgs {
     #[arg(
         long,
         env = "HITL_APPROVAL_URL",
-        default_value = "http://127.0.0.1:8787"
+        default_value = hitl_client::local::DEFAULT_URL
     )]
     url: String,
     /// Bearer token; defaults to the one the local service saved in DATA_DIR/token
@@ -297,7 +297,7 @@ fn client(args: &ClientArgs) -> anyhow::Result<ApiClient> {
             })?
         }
     };
-    Ok(ApiClient::new(&args.url, token))
+    Ok(ApiClient::new(&args.url, Some(token))?)
 }
 
 fn approver(args: &ClientArgs) -> String {
@@ -310,7 +310,10 @@ fn approver(args: &ClientArgs) -> String {
 }
 
 async fn pending(args: ClientArgs) -> anyhow::Result<ExitCode> {
-    let records = client(&args)?.list(Some("pending"), 1000).await?;
+    let records = client(&args)?
+        .list(Some("pending"), 1000)
+        .await
+        .map_err(hint)?;
     let now = chrono::Utc::now();
     let mut out = std::io::stdout().lock();
     if records.is_empty() {
@@ -351,7 +354,7 @@ async fn decide(
     reason: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let who = approver(&args);
-    match client(&args)?.decide(id, action, &who, reason).await {
+    match client(&args)?.decide(id, action, Some(&who), reason).await {
         Ok(r) => {
             let mut out = std::io::stdout().lock();
             match r.status {
@@ -370,7 +373,17 @@ async fn decide(
             eprintln!("hitl-bot: {id}: {message}");
             Ok(ExitCode::FAILURE)
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(hint(e)),
+    }
+}
+
+/// A client error, with what to do when the service is not there.
+fn hint(e: ClientError) -> anyhow::Error {
+    match e {
+        ClientError::Unreachable { .. } => {
+            anyhow::anyhow!("{e}; is `hitl-bot serve` running?")
+        }
+        other => other.into(),
     }
 }
 
@@ -403,7 +416,10 @@ async fn export(
     }
     let mut after = 0;
     loop {
-        let page = api.audit_page(request_id.as_deref(), after, 1000).await?;
+        let page = api
+            .audit_page(request_id.as_deref(), after, 1000)
+            .await
+            .map_err(hint)?;
         for e in &page.events {
             match format {
                 Format::Jsonl => writeln!(out, "{}", serde_json::to_string(e)?)?,

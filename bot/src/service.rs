@@ -18,6 +18,7 @@ use crate::ids;
 use crate::lifecycle::{self, AuditEntry, Event, Refusal};
 use crate::metrics::Metrics;
 use crate::notify::{Fanout, Notice};
+use crate::people::{Identity, People, platform_group};
 use crate::store::{Inserted, ListFilter, MessageRef, Step, Store, StoreError, ThreadRef};
 use crate::waiters::Waiters;
 use crate::workflow::{Due, Workflow};
@@ -39,11 +40,9 @@ pub struct Settings {
     pub retention: Option<Duration>,
     /// Longest `?wait=` a caller may ask for.
     pub max_wait_secs: u64,
-    /// Recognises approver entries that name a group kept by a chat platform
-    /// (a Slack user group `S…`), whose members the platform vouches for at
-    /// decision time (see [`Decider`]). Such a group counts as any number of
-    /// people when a quorum is checked at create.
-    pub external_group: Option<fn(&str) -> bool>,
+    /// People linked across platforms (`[[people]]`): each counts once for
+    /// self-approval, quorum and allowlists, whichever identity they use.
+    pub people: People,
 }
 
 impl Default for Settings {
@@ -56,19 +55,21 @@ impl Default for Settings {
             default_escalation: None,
             retention: Some(Duration::from_secs(90 * 24 * 3600)),
             max_wait_secs: 300,
-            external_group: None,
+            people: People::default(),
         }
     }
 }
 
 /// Who decides, as a chat platform identified them.
 ///
-/// `id` is matched against the request's approver entries and configured
-/// groups (`group:NAME`), and against its requester (nobody approves their
-/// own request). `vouched_groups` are approver entries naming groups the
-/// platform itself keeps (a Slack user group), which the adapter checked
-/// this person belongs to; the service takes the adapter's word for those
-/// and for nothing else.
+/// `id` is an identity ([`Identity::parse`]: `slack:U…`, `teams:…`,
+/// `email:…`, a bare name), matched as a person ([`People`]) against the
+/// request's approver entries and configured groups (`group:NAME`), and
+/// against its requester (nobody approves their own request).
+/// `vouched_groups` are approver entries naming groups the decider's own
+/// platform keeps (a Slack user group), which the adapter checked this
+/// person belongs to; the service takes the adapter's word for those and
+/// for nothing else, and never for another platform's groups.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decider {
     pub id: String,
@@ -129,6 +130,8 @@ pub struct ApprovalService {
     settings: Settings,
     /// `settings.groups`, shared with decision steps without copying.
     groups: Arc<HashMap<String, Vec<String>>>,
+    /// `settings.people`, likewise.
+    people: Arc<People>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     me: Weak<ApprovalService>,
@@ -164,6 +167,7 @@ impl ApprovalService {
             waiters: Waiters::default(),
             clock,
             groups: Arc::new(settings.groups.clone()),
+            people: Arc::new(settings.people.clone()),
             settings,
             metrics: Arc::new(Metrics::default()),
             shutdown,
@@ -253,6 +257,9 @@ impl ApprovalService {
         if b.requester.trim().is_empty() {
             return invalid("`requester` must not be empty: name the agent or user asking".into());
         }
+        if let Err(e) = Identity::parse(&b.requester) {
+            return invalid(format!("`requester`: {e}"));
+        }
         let timeout = b.timeout_secs.unwrap_or(self.settings.default_timeout_secs);
         if timeout == 0 || timeout > self.settings.max_timeout_secs {
             return invalid(format!(
@@ -334,7 +341,7 @@ impl ApprovalService {
                     "`approvers` entries must not be empty".into(),
                 ));
             }
-            if self.settings.external_group.is_some_and(|is| is(entry)) {
+            if platform_group(entry).is_some() {
                 // Its size is only known to the platform, at decision time.
                 return Ok(None);
             }
@@ -346,10 +353,12 @@ impl ApprovalService {
                             self.group_names()
                         ))
                     })?;
-                    people.extend(members.iter().map(String::as_str));
+                    people.extend(members.iter().map(|m| self.people.key(m)));
                 }
                 None => {
-                    people.insert(entry.as_str());
+                    Identity::parse(entry)
+                        .map_err(|e| ServiceError::Invalid(format!("`approvers`: {e}")))?;
+                    people.insert(self.people.key(entry));
                 }
             }
         }
@@ -370,12 +379,7 @@ impl ApprovalService {
     /// configured group, or by a group the platform vouched for). Says nothing
     /// about self-approval, which only concerns approving.
     pub fn may_decide(&self, record: &ApprovalRecord, who: &Decider) -> bool {
-        may_decide(
-            &self.settings.groups,
-            self.settings.external_group,
-            record,
-            who,
-        )
+        may_decide(&self.settings.groups, &self.people, record, who)
     }
 
     pub async fn get(&self, request_id: &str) -> Result<ApprovalRecord, ServiceError> {
@@ -490,6 +494,9 @@ impl ApprovalService {
                 "`approver` must name who decides".into(),
             ));
         }
+        if let Err(e) = Identity::parse(id) {
+            return Err(ServiceError::Invalid(format!("`approver`: {e}")));
+        }
         let decider = Decider {
             id: id.to_owned(),
             vouched_groups: decider.vouched_groups,
@@ -497,14 +504,15 @@ impl ApprovalService {
         // Whether this person may decide is judged on the stored record, inside
         // the conditional write, so it cannot go stale between read and write.
         let groups = self.groups.clone();
-        let external = self.settings.external_group;
+        let people = self.people.clone();
         let clock = self.clock.clone();
         let step: Step = Arc::new(move |r: &ApprovalRecord| {
             let event = Event::Decide {
                 action,
                 approver: decider.id.clone(),
                 reason: reason.clone(),
-                allowed: may_decide(&groups, external, r, &decider),
+                allowed: may_decide(&groups, &people, r, &decider),
+                people: people.clone(),
             };
             lifecycle::apply(r, &event, clock.now())
         });
@@ -683,12 +691,12 @@ impl ApprovalService {
     pub async fn requests_in_thread(
         &self,
         platform: &str,
-        channel: &str,
-        thread_ts: &str,
+        conversation: &str,
+        thread: &str,
     ) -> Result<Vec<String>, ServiceError> {
         Ok(self
             .store
-            .requests_in_thread(platform, channel, thread_ts)
+            .requests_in_thread(platform, conversation, thread)
             .await?)
     }
 
@@ -754,27 +762,32 @@ impl Due for ApprovalService {
     }
 }
 
-/// Whether `who` is on the record's approver list: by id, by a configured
-/// group, or by a platform-kept group the adapter vouched for. A vouch
-/// counts only for entries `external_group` recognises as such groups, so
-/// an adapter can never vouch someone into being another person.
+/// Whether `who` is on the record's approver list: as the same person, by
+/// a configured group, or by a platform-kept group the adapter vouched for.
+/// A vouch counts only for entries naming a group of the decider's own
+/// platform, so an adapter can never vouch someone into being another
+/// person, nor into another platform's group.
 fn may_decide(
     groups: &HashMap<String, Vec<String>>,
-    external_group: Option<fn(&str) -> bool>,
+    people: &People,
     record: &ApprovalRecord,
     who: &Decider,
 ) -> bool {
-    let vouched = |entry: &String| {
-        external_group.is_some_and(|is| is(entry)) && who.vouched_groups.contains(entry)
-    };
+    let platform = Identity::parse(&who.id).ok().map(|i| i.platform());
     record.approvers.is_empty()
-        || record
-            .approvers
-            .iter()
-            .any(|entry| match entry.strip_prefix("group:") {
-                Some(group) => groups.get(group).is_some_and(|m| m.contains(&who.id)),
-                None => *entry == who.id || vouched(entry),
-            })
+        || record.approvers.iter().any(|entry| {
+            if let Some(group) = entry.strip_prefix("group:") {
+                return groups
+                    .get(group)
+                    .is_some_and(|m| m.iter().any(|m| people.same(m, &who.id)));
+            }
+            match platform_group(entry) {
+                Some((kept_by, _)) => {
+                    Some(kept_by) == platform && who.vouched_groups.contains(entry)
+                }
+                None => people.same(entry, &who.id),
+            }
+        })
 }
 
 /// An idempotent retry must be the same call as the stored request.
@@ -836,28 +849,54 @@ mod tests {
         }
     }
 
-    fn slack_group(entry: &str) -> bool {
-        entry.starts_with('S')
-    }
-
     #[test]
-    fn vouched_groups_count_only_for_platform_groups() {
+    fn vouched_groups_count_only_for_the_deciders_platform_groups() {
         let groups = HashMap::from([("sre".to_owned(), vec!["U1".to_owned()])]);
-        let r = record(&["group:sre", "S0SRE", "U2"]);
-        let ext = Some(slack_group as fn(&str) -> bool);
+        let people = People::default();
+        let r = record(&["group:sre", "S0SRE01", "U2"]);
         let by_id = |id: &str| Decider::new(id);
         let vouched = |id: &str, g: &[&str]| Decider {
             id: id.to_owned(),
             vouched_groups: g.iter().map(|s| s.to_string()).collect(),
         };
-        assert!(may_decide(&groups, ext, &r, &by_id("U1")), "config group");
-        assert!(may_decide(&groups, ext, &r, &by_id("U2")), "by id");
-        assert!(!may_decide(&groups, ext, &r, &by_id("U3")));
-        assert!(may_decide(&groups, ext, &r, &vouched("U3", &["S0SRE"])));
-        // A vouch for a person, or with no platform groups configured, is no vouch.
-        assert!(!may_decide(&groups, ext, &r, &vouched("U3", &["U2"])));
-        assert!(!may_decide(&groups, None, &r, &vouched("U3", &["S0SRE"])));
+        assert!(
+            may_decide(&groups, &people, &r, &by_id("U1")),
+            "config group"
+        );
+        assert!(
+            may_decide(&groups, &people, &r, &by_id("slack:u2")),
+            "by id"
+        );
+        assert!(!may_decide(&groups, &people, &r, &by_id("U3")));
+        assert!(may_decide(
+            &groups,
+            &people,
+            &r,
+            &vouched("U3", &["S0SRE01"])
+        ));
+        // A vouch for a person is no vouch, nor one from another platform.
+        assert!(!may_decide(&groups, &people, &r, &vouched("U3", &["U2"])));
+        assert!(!may_decide(
+            &groups,
+            &people,
+            &r,
+            &vouched("teams:bob@contoso.com", &["S0SRE01"])
+        ));
         // Nobody named: anyone may decide (self-approval is the lifecycle's rule).
-        assert!(may_decide(&groups, ext, &record(&[]), &by_id("U9")));
+        assert!(may_decide(&groups, &people, &record(&[]), &by_id("U9")));
+    }
+
+    #[test]
+    fn a_linked_person_matches_from_any_platform() {
+        let people = People::new(&[crate::people::PersonConfig {
+            name: Some("Alice".into()),
+            ids: vec!["slack:U0ALICE1".into(), "teams:alice@contoso.com".into()],
+        }])
+        .unwrap();
+        let groups =
+            HashMap::from([("sre".to_owned(), vec!["teams:alice@contoso.com".to_owned()])]);
+        let r = record(&["group:sre"]);
+        assert!(may_decide(&groups, &people, &r, &Decider::new("U0ALICE1")));
+        assert!(!may_decide(&groups, &people, &r, &Decider::new("U0BOB1")));
     }
 }

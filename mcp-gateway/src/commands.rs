@@ -175,10 +175,12 @@ pub fn derive_server_name(command: &[String], url: Option<&str>) -> String {
 /// The local approval service's token, which `hitl-bot serve` saves in the
 /// user's data folder when HITL_TOKEN is unset.
 pub fn local_token() -> Option<SecretString> {
-    let path = dirs::data_dir()?.join("hitl").join("token");
-    let text = std::fs::read_to_string(path).ok()?;
-    let t = text.trim();
-    (!t.is_empty()).then(|| SecretString::from(t.to_owned()))
+    let dir = hitl_client::local::data_dir(None);
+    let path = hitl_client::local::requester_token_path(&dir);
+    hitl_client::local::read_token(&path)
+        .ok()
+        .flatten()
+        .map(hitl_client::Token::into_secret)
 }
 
 /// Resolves `serve`'s options into the proxy's settings.
@@ -251,7 +253,7 @@ pub fn proxy_settings(opts: &ServeOptions) -> anyhow::Result<crate::proxy::serve
     let approval_url = opts
         .approval_url
         .clone()
-        .unwrap_or_else(|| "http://127.0.0.1:8787".to_owned());
+        .unwrap_or_else(|| hitl_client::local::DEFAULT_URL.to_owned());
     let token = opts.token.clone().or_else(local_token);
     if let Some(addr) = opts.listen
         && !addr.ip().is_loopback()
@@ -565,7 +567,7 @@ pub struct CheckOutcome {
 
 /// `GET {url}/v1/approvals/{id}` (with `?wait=` when asked) with the bearer token.
 pub async fn check_approval(opts: &CheckOptions) -> anyhow::Result<CheckOutcome> {
-    use crate::approval::{ApprovalClient, ApprovalError};
+    use crate::approval::{ApprovalClient, ApprovalError, ErrorCode};
 
     let client = ApprovalClient::new(&opts.approval_url, opts.token.clone())?;
     let answer = match opts.wait_secs {
@@ -578,17 +580,13 @@ pub async fn check_approval(opts: &CheckOptions) -> anyhow::Result<CheckOutcome>
     };
     let record = answer.map_err(|e| match e {
         ApprovalError::Api {
-            status: 404,
+            code: ErrorCode::NotFound | ErrorCode::NotYours,
             message,
             ..
         } => {
             anyhow::anyhow!("no approval request {:?}: {message}", opts.request_id)
         }
-        ApprovalError::Api {
-            status: 401 | 403,
-            message,
-            ..
-        } => {
+        ApprovalError::Api { code, message, .. } if code.is_auth() => {
             anyhow::anyhow!(
                 "the approval service refused the token (set HITL_TOKEN or --token): {message}"
             )

@@ -61,7 +61,10 @@ pub enum DecisionAction {
 #[serde(deny_unknown_fields)]
 pub struct Decision {
     pub action: DecisionAction,
-    pub approver: String,
+    /// Who decides comes from the approver credential; when given, this
+    /// must name the same person (anyone else is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver: Option<String>,
     /// Required to reject: the agent reads it and adapts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -71,6 +74,8 @@ pub struct Decision {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cancel {
+    /// Who cancels comes from the credential; when given, this must name
+    /// the same party.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

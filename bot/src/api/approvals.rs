@@ -106,9 +106,8 @@ pub async fn decide(
     Path(id): Path<String>,
     ApiJson(d): ApiJson<Decision>,
 ) -> Result<Json<ApprovalRecord>, AppError> {
-    Ok(Json(
-        svc.decide(&id, d.action, &d.approver, d.reason).await?,
-    ))
+    let approver = d.approver.unwrap_or_default();
+    Ok(Json(svc.decide(&id, d.action, &approver, d.reason).await?))
 }
 
 pub async fn cancel(

@@ -6,7 +6,6 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
 use secrecy::{ExposeSecret, SecretString};
-use subtle::ConstantTimeEq;
 
 use super::error::AppError;
 
@@ -29,8 +28,7 @@ impl Tokens {
 
     /// Constant-time match against every live token.
     pub fn accepts(&self, presented: &str) -> bool {
-        let eq =
-            |t: &SecretString| bool::from(t.expose_secret().as_bytes().ct_eq(presented.as_bytes()));
+        let eq = |t: &SecretString| hitl_client::bearer::ct_eq(t.expose_secret(), presented);
         // Evaluate both so timing does not reveal which one matched.
         let a = eq(&self.current);
         let b = self.previous.as_ref().is_some_and(eq);
@@ -43,20 +41,10 @@ pub async fn require_bearer(
     req: Request,
     next: Next,
 ) -> Result<Response, AppError> {
-    let header = req.headers().get(AUTHORIZATION).ok_or_else(|| {
-        AppError::unauthorized("missing `Authorization: Bearer <token>` header (set HITL_TOKEN)")
-    })?;
-    let presented = header
-        .to_str()
-        .ok()
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        })
-        .ok_or_else(|| {
-            AppError::unauthorized("the Authorization header must be `Bearer <token>`")
-        })?;
-    if !tokens.accepts(presented.trim()) {
+    let header = req.headers().get(AUTHORIZATION).map(|h| h.as_bytes());
+    let presented = hitl_client::bearer::parse(header)
+        .map_err(|e| AppError::unauthorized(format!("{e} (set HITL_TOKEN)")))?;
+    if !tokens.accepts(presented) {
         return Err(AppError::unauthorized("invalid bearer token"));
     }
     Ok(next.run(req).await)

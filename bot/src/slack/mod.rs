@@ -202,22 +202,10 @@ pub fn is_usergroup_id(entry: &str) -> bool {
 
 /// The bare id of a user group entry (`S0123ABC`), if it is one.
 pub fn usergroup_id(entry: &str) -> Option<&str> {
-    let e = entry.trim();
-    let e = e
-        .strip_prefix("<!subteam^")
-        .map(|rest| {
-            rest.trim_end_matches('>')
-                .split('|')
-                .next()
-                .unwrap_or_default()
-        })
-        .unwrap_or(e);
-    let ok = e.len() >= 7
-        && e.starts_with('S')
-        && e.bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-        && e.bytes().any(|b| b.is_ascii_digit());
-    ok.then_some(e)
+    match crate::people::platform_group(entry) {
+        Some((crate::people::Platform::Slack, id)) => Some(id),
+        _ => None,
+    }
 }
 
 /// Runs `work` on its own task and waits for it until the acknowledgement

@@ -93,9 +93,10 @@ impl Slack {
                 let p = self.web.post_message(&channel_key, None, &message).await?;
                 MessageRef {
                     platform: PLATFORM.to_owned(),
-                    thread_ts: p.ts.clone(),
-                    channel: p.channel,
-                    ts: p.ts,
+                    thread: p.ts.clone(),
+                    conversation: p.channel,
+                    message: p.ts,
+                    platform_ref: None,
                 }
             }
             Some(session) => {
@@ -108,13 +109,14 @@ impl Slack {
                     Some(t) => {
                         let p = self
                             .web
-                            .post_message(&t.channel, Some(&t.thread_ts), &message)
+                            .post_message(&t.conversation, Some(&t.thread), &message)
                             .await?;
                         MessageRef {
                             platform: PLATFORM.to_owned(),
-                            channel: p.channel,
-                            ts: p.ts,
-                            thread_ts: t.thread_ts,
+                            conversation: p.channel,
+                            message: p.ts,
+                            thread: t.thread,
+                            platform_ref: None,
                         }
                     }
                     None => {
@@ -125,23 +127,25 @@ impl Slack {
                                 &channel_key,
                                 session,
                                 ThreadRef {
-                                    channel: p.channel.clone(),
-                                    thread_ts: p.ts.clone(),
+                                    conversation: p.channel.clone(),
+                                    thread: p.ts.clone(),
+                                    platform_ref: None,
                                 },
                             )
                             .await?;
                         MessageRef {
                             platform: PLATFORM.to_owned(),
-                            channel: p.channel,
-                            thread_ts: t.thread_ts,
-                            ts: p.ts,
+                            conversation: p.channel,
+                            thread: t.thread,
+                            message: p.ts,
+                            platform_ref: None,
                         }
                     }
                 }
             }
         };
         svc.put_message_ref(id, posted.clone()).await?;
-        tracing::info!(approval_id = %id, channel = %posted.channel, ts = %posted.ts, "request card posted to Slack");
+        tracing::info!(approval_id = %id, channel = %posted.conversation, ts = %posted.message, "request card posted to Slack");
         Ok(posted)
     }
 
@@ -152,7 +156,7 @@ impl Slack {
         let svc = self.service()?;
         let message = reminder_message(record, svc.now(), &self.templates)?;
         self.web
-            .post_message(&at.channel, Some(&at.thread_ts), &message)
+            .post_message(&at.conversation, Some(&at.thread), &message)
             .await?;
         Ok(())
     }
@@ -164,10 +168,14 @@ impl Slack {
         match svc.message_ref(&record.request_id, PLATFORM).await? {
             Some(at) => {
                 self.web
-                    .update_message(&at.channel, &at.ts, &message)
+                    .update_message(&at.conversation, &at.message, &message)
                     .await?;
                 self.web
-                    .post_message(&at.channel, Some(&at.thread_ts), &replies::outcome(record))
+                    .post_message(
+                        &at.conversation,
+                        Some(&at.thread),
+                        &replies::outcome(record),
+                    )
                     .await?;
             }
             None => {
@@ -199,7 +207,7 @@ impl Slack {
         if let Some(at) = svc.message_ref(&current.request_id, PLATFORM).await? {
             let message = request_message(&current, svc.now(), &self.templates)?;
             self.web
-                .update_message(&at.channel, &at.ts, &message)
+                .update_message(&at.conversation, &at.message, &message)
                 .await?;
         }
         Ok(())

@@ -54,25 +54,35 @@ pub struct ListFilter {
 }
 
 /// Where a request's card was posted on one chat platform.
+///
+/// The generic parts name concepts every platform has; `platform_ref` is
+/// the platform adapter's own (opaque) note for finding the message again
+/// (Teams: service URL, tenant, activity id as JSON). Slack needs none: its
+/// message id is the message's `ts`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageRef {
     /// `"slack"`, `"teams"`.
     pub platform: String,
-    /// The channel (conversation) id the platform answered with.
-    pub channel: String,
-    /// The message's own id (Slack: its `ts`).
-    pub ts: String,
-    /// The thread it lives in: its own `ts` when it starts the thread.
-    pub thread_ts: String,
+    /// The conversation (Slack channel, Teams conversation) the platform
+    /// answered with.
+    pub conversation: String,
+    /// The message's own id (Slack: its `ts`; Teams: the activity id).
+    pub message: String,
+    /// The thread it lives in: its own id when it starts the thread.
+    pub thread: String,
+    /// Adapter-specific data, stored and returned as written.
+    pub platform_ref: Option<String>,
 }
 
 /// A thread that groups the requests of one agent session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThreadRef {
-    /// The channel id the platform answered with.
-    pub channel: String,
+    /// The conversation id the platform answered with.
+    pub conversation: String,
     /// The thread's first message.
-    pub thread_ts: String,
+    pub thread: String,
+    /// Adapter-specific data, stored and returned as written.
+    pub platform_ref: Option<String>,
 }
 
 #[async_trait]
@@ -130,8 +140,8 @@ pub trait Store: Send + Sync + 'static {
     async fn requests_in_thread(
         &self,
         platform: &str,
-        channel: &str,
-        thread_ts: &str,
+        conversation: &str,
+        thread: &str,
     ) -> Result<Vec<String>, StoreError>;
 
     /// The thread of `session` in `channel_key` (the channel as configured).

@@ -25,6 +25,7 @@ use crate::lifecycle::AuditEntry;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_approvals.sql"),
     include_str!("migrations/0002_chat.sql"),
+    include_str!("migrations/0003_conversations.sql"),
 ];
 
 /// Most operations one transaction carries; bounds the latency of the first.
@@ -460,12 +461,13 @@ impl Store for SqliteStore {
         let id = request_id.to_owned();
         self.with_conn(move |tx| {
             tx.prepare_cached(
-                "INSERT INTO message_refs (request_id, platform, channel, ts, thread_ts)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO message_refs (request_id, platform, conversation, message_id, thread_id, platform_ref)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (request_id, platform) DO UPDATE
-                 SET channel = excluded.channel, ts = excluded.ts, thread_ts = excluded.thread_ts",
+                 SET conversation = excluded.conversation, message_id = excluded.message_id,
+                     thread_id = excluded.thread_id, platform_ref = excluded.platform_ref",
             )?
-            .execute(params![id, r.platform, r.channel, r.ts, r.thread_ts])
+            .execute(params![id, r.platform, r.conversation, r.message, r.thread, r.platform_ref])
             .map_err(|e| match e {
                 rusqlite::Error::SqliteFailure(f, _)
                     if f.code == rusqlite::ErrorCode::ConstraintViolation =>
@@ -488,14 +490,16 @@ impl Store for SqliteStore {
         self.with_conn(move |conn| {
             Ok(conn
                 .prepare_cached(
-                    "SELECT channel, ts, thread_ts FROM message_refs WHERE request_id = ?1 AND platform = ?2",
+                    "SELECT conversation, message_id, thread_id, platform_ref FROM message_refs
+                     WHERE request_id = ?1 AND platform = ?2",
                 )?
                 .query_row(params![id, platform], |r| {
                     Ok(MessageRef {
                         platform: platform.clone(),
-                        channel: r.get(0)?,
-                        ts: r.get(1)?,
-                        thread_ts: r.get(2)?,
+                        conversation: r.get(0)?,
+                        message: r.get(1)?,
+                        thread: r.get(2)?,
+                        platform_ref: r.get(3)?,
                     })
                 })
                 .optional()?)
@@ -506,20 +510,20 @@ impl Store for SqliteStore {
     async fn requests_in_thread(
         &self,
         platform: &str,
-        channel: &str,
-        thread_ts: &str,
+        conversation: &str,
+        thread: &str,
     ) -> Result<Vec<String>, StoreError> {
         let args = (
             platform.to_owned(),
-            channel.to_owned(),
-            thread_ts.to_owned(),
+            conversation.to_owned(),
+            thread.to_owned(),
         );
         self.with_conn(move |conn| {
             let ids = conn
                 .prepare_cached(
                     "SELECT m.request_id FROM message_refs m JOIN approvals a USING (request_id)
-                     WHERE m.platform = ?1 AND m.channel = ?2 AND m.thread_ts = ?3
-                     ORDER BY a.created_at, m.ts",
+                     WHERE m.platform = ?1 AND m.conversation = ?2 AND m.thread_id = ?3
+                     ORDER BY a.created_at, m.message_id",
                 )?
                 .query_map(params![args.0, args.1, args.2], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
@@ -542,13 +546,14 @@ impl Store for SqliteStore {
         self.with_conn(move |conn| {
             Ok(conn
                 .prepare_cached(
-                    "SELECT channel, thread_ts FROM session_threads
+                    "SELECT conversation, thread_id, platform_ref FROM session_threads
                      WHERE platform = ?1 AND channel_key = ?2 AND session = ?3",
                 )?
                 .query_row(params![args.0, args.1, args.2], |r| {
                     Ok(ThreadRef {
-                        channel: r.get(0)?,
-                        thread_ts: r.get(1)?,
+                        conversation: r.get(0)?,
+                        thread: r.get(1)?,
+                        platform_ref: r.get(2)?,
                     })
                 })
                 .optional()?)
@@ -571,27 +576,29 @@ impl Store for SqliteStore {
         );
         self.with_conn(move |tx| {
             tx.prepare_cached(
-                "INSERT INTO session_threads (platform, channel_key, session, channel, thread_ts, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                "INSERT INTO session_threads (platform, channel_key, session, conversation, thread_id, platform_ref, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (platform, channel_key, session) DO NOTHING",
             )?
             .execute(params![
                 args.0,
                 args.1,
                 args.2,
-                thread.channel,
-                thread.thread_ts,
+                thread.conversation,
+                thread.thread,
+                thread.platform_ref,
                 millis(now)
             ])?;
             Ok(tx
                 .prepare_cached(
-                    "SELECT channel, thread_ts FROM session_threads
+                    "SELECT conversation, thread_id, platform_ref FROM session_threads
                      WHERE platform = ?1 AND channel_key = ?2 AND session = ?3",
                 )?
                 .query_row(params![args.0, args.1, args.2], |r| {
                     Ok(ThreadRef {
-                        channel: r.get(0)?,
-                        thread_ts: r.get(1)?,
+                        conversation: r.get(0)?,
+                        thread: r.get(1)?,
+                        platform_ref: r.get(2)?,
                     })
                 })?)
         })

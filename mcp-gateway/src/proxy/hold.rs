@@ -21,7 +21,7 @@ use rmcp::service::{Peer, RequestContext};
 use serde_json::{Value, json};
 
 use super::decisions::{Decisions, State};
-use crate::approval::{ApprovalClient, ApprovalError};
+use crate::approval::{ApprovalClient, ApprovalError, ErrorCode};
 use crate::policy::Approval;
 
 /// How long a call may be held, and how often the client hears about it.
@@ -159,7 +159,7 @@ impl Hold<'_> {
                     self.ledger.forget(&call.key);
                     // Withdraw it so a later click can never run it. If this
                     // fails the request still expires at its deadline.
-                    if let Err(e) = self.approvals.cancel(&id, &self.settings.requester, "the MCP client cancelled the call").await {
+                    if let Err(e) = self.approvals.cancel(&id, "the MCP client cancelled the call").await {
                         tracing::warn!(approval_id = %id, error = %e, "could not withdraw the request");
                     }
                     return Outcome::Cancelled;
@@ -180,7 +180,10 @@ impl Hold<'_> {
                 // An approval already used is spent: this call needs a new one.
                 Ok(r) if r.executed_at.is_none() => return Ok(r),
                 Ok(_) => self.ledger.forget(&call.key),
-                Err(ApprovalError::Api { status: 404, .. }) => self.ledger.forget(&call.key),
+                // Gone, spent or past its claim window: ask again.
+                Err(e) if e.code().is_some_and(ErrorCode::approval_spent) => {
+                    self.ledger.forget(&call.key)
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -243,14 +246,7 @@ fn clock(t: DateTime<Utc>) -> String {
     t.format("%H:%M UTC").to_string()
 }
 
-fn new_request_id() -> String {
-    use rand::Rng;
-    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let mut rng = rand::rng();
-    (0..10)
-        .map(|_| ALPHABET[rng.random_range(0..32)] as char)
-        .collect()
-}
+use hitl_client::ids::new_request_id;
 
 /// Key in a result's `_meta` under which the gateway reports the approval.
 pub const META_KEY: &str = "hitl/approval";

@@ -55,9 +55,10 @@ async fn the_card_is_posted_then_updated_when_decided_through_the_api() {
         at,
         MessageRef {
             platform: "slack".into(),
-            channel: CHANNEL_ID.into(),
-            ts: at.ts.clone(),
-            thread_ts: at.ts.clone(),
+            conversation: CHANNEL_ID.into(),
+            message: at.message.clone(),
+            thread: at.message.clone(),
+            platform_ref: None,
         }
     );
 
@@ -68,11 +69,11 @@ async fn the_card_is_posted_then_updated_when_decided_through_the_api() {
     assert_eq!(status, reqwest::StatusCode::OK);
     let updates = bot.fake.wait_for("chat.update", 1).await;
     assert_eq!(updates[0].body["channel"], CHANNEL_ID);
-    assert_eq!(updates[0].body["ts"], at.ts.as_str());
+    assert_eq!(updates[0].body["ts"], at.message.as_str());
     assert!(!has_buttons(&updates[0].body["blocks"]));
     assert!(updates[0].body.to_string().contains("not today"));
     let posts = bot.fake.wait_for("chat.postMessage", 2).await;
-    assert_eq!(posts[1].body["thread_ts"], at.ts.as_str());
+    assert_eq!(posts[1].body["thread_ts"], at.message.as_str());
     assert_eq!(
         posts[1].body["text"],
         ":x: Rejected by cli:ops: not today (request `card-1`, `write_file` on filesystem)"
@@ -90,7 +91,7 @@ async fn a_request_may_name_its_own_channel_and_a_withdrawn_one_says_so() {
         bot.fake.calls_of("chat.postMessage")[0].body["channel"],
         "#ops-prod"
     );
-    assert_eq!(at.channel, "C0OPSPROD");
+    assert_eq!(at.conversation, "C0OPSPROD");
     bot.server
         .post(
             "/v1/approvals/chan-1/cancel",
@@ -98,7 +99,7 @@ async fn a_request_may_name_its_own_channel_and_a_withdrawn_one_says_so() {
         )
         .await;
     bot.fake.wait_for("chat.update", 1).await;
-    let shown = bot.fake.message(&at.ts);
+    let shown = bot.fake.message(&at.message);
     assert!(!has_buttons(&shown["blocks"]));
     let posts = bot.fake.wait_for("chat.postMessage", 2).await;
     assert!(
@@ -123,7 +124,7 @@ async fn rate_limits_are_waited_out_as_slack_asks() {
         "Retry-After was not honoured"
     );
     assert_eq!(bot.fake.calls_of("chat.postMessage").len(), 2);
-    assert_eq!(at.channel, CHANNEL_ID);
+    assert_eq!(at.conversation, CHANNEL_ID);
     bot.stop().await;
 }
 
@@ -162,7 +163,7 @@ async fn a_failed_post_never_loses_the_request_and_is_posted_again() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(bot.server.record("lost-1").await["notification_sent"], true);
-    assert!(has_buttons(&bot.fake.message(&at.ts)["blocks"]));
+    assert!(has_buttons(&bot.fake.message(&at.message)["blocks"]));
     // And only once.
     bot.fake
         .settles_at("chat.postMessage", 2, Duration::from_millis(700))
@@ -184,15 +185,18 @@ async fn a_session_s_requests_share_one_thread() {
         .await;
     let (_, alone) = bot.create_posted(json!({"request_id": "s-4"})).await;
     assert_eq!(
-        first.thread_ts, first.ts,
+        first.thread, first.message,
         "the first card starts the thread"
     );
-    assert_eq!(second.thread_ts, first.ts, "the second is posted in it");
-    assert_ne!(second.ts, first.ts);
-    assert_eq!(other.thread_ts, other.ts, "another session, another thread");
-    assert_eq!(alone.thread_ts, alone.ts);
+    assert_eq!(second.thread, first.message, "the second is posted in it");
+    assert_ne!(second.message, first.message);
+    assert_eq!(
+        other.thread, other.message,
+        "another session, another thread"
+    );
+    assert_eq!(alone.thread, alone.message);
     let posts = bot.fake.calls_of("chat.postMessage");
-    assert_eq!(posts[1].body["thread_ts"], first.ts.as_str());
+    assert_eq!(posts[1].body["thread_ts"], first.message.as_str());
     assert!(posts[2].body.get("thread_ts").is_none());
 
     // Requests of a new session arriving together still get one thread.
@@ -207,7 +211,7 @@ async fn a_session_s_requests_share_one_thread() {
         (Some("sess-c"), Some("sess-c"))
     );
     let (c5, c6) = (bot.card("s-5").await, bot.card("s-6").await);
-    assert_eq!(c5.thread_ts, c6.thread_ts);
+    assert_eq!(c5.thread, c6.thread);
 
     // A decision in the session replies in the session's thread.
     bot.server.decide("s-2", "approve", "U0ALICE", None).await;
@@ -225,7 +229,7 @@ async fn a_session_s_requests_share_one_thread() {
         })
         .collect();
     assert_eq!(replies.len(), 1);
-    assert_eq!(replies[0].body["thread_ts"], first.ts.as_str());
+    assert_eq!(replies[0].body["thread_ts"], first.message.as_str());
     bot.stop().await;
 }
 
@@ -241,7 +245,7 @@ async fn the_reminder_and_the_expiry_are_replies_in_the_thread() {
         .await;
     let posts = bot.fake.wait_for("chat.postMessage", 2).await;
     let reminder = &posts[1].body;
-    assert_eq!(reminder["thread_ts"], at.ts.as_str());
+    assert_eq!(reminder["thread_ts"], at.message.as_str());
     assert!(
         reminder.to_string().contains("<!subteam^S0ONCALL12>"),
         "{reminder:#}"
@@ -250,7 +254,7 @@ async fn the_reminder_and_the_expiry_are_replies_in_the_thread() {
     let updates = bot.fake.wait_for("chat.update", 1).await;
     assert!(!has_buttons(&updates[0].body["blocks"]));
     let posts = bot.fake.wait_for("chat.postMessage", 3).await;
-    assert_eq!(posts[2].body["thread_ts"], at.ts.as_str());
+    assert_eq!(posts[2].body["thread_ts"], at.message.as_str());
     assert!(
         posts[2].body["text"]
             .as_str()
@@ -280,9 +284,10 @@ async fn message_references_outlive_a_restart() {
         svc.create(body).await.unwrap();
         let at = MessageRef {
             platform: "slack".into(),
-            channel: "C1".into(),
-            ts: "1.2".into(),
-            thread_ts: "1.1".into(),
+            conversation: "C1".into(),
+            message: "1.2".into(),
+            thread: "1.1".into(),
+            platform_ref: None,
         };
         svc.put_message_ref("keep-1", at).await.unwrap();
         running.stop().await;
@@ -290,7 +295,11 @@ async fn message_references_outlive_a_restart() {
     let store = SqliteStore::open(&db).unwrap();
     let at = store.message_ref("keep-1", "slack").await.unwrap().unwrap();
     assert_eq!(
-        (at.channel.as_str(), at.ts.as_str(), at.thread_ts.as_str()),
+        (
+            at.conversation.as_str(),
+            at.message.as_str(),
+            at.thread.as_str()
+        ),
         ("C1", "1.2", "1.1")
     );
     assert_eq!(

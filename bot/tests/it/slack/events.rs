@@ -35,22 +35,22 @@ async fn approve_and_reject_replied_in_the_thread_decide() {
             payloads::event(&payloads::thread_message(
                 "Ev01",
                 "U0ALICE",
-                &a.channel,
-                &a.thread_ts,
+                &a.conversation,
+                &a.thread,
                 "who asked for this?",
             )),
             payloads::event(&payloads::thread_message(
                 "Ev02",
                 "U0ALICE",
-                &a.channel,
-                &a.thread_ts,
+                &a.conversation,
+                &a.thread,
                 "Approve",
             )),
             payloads::event(&payloads::thread_message(
                 "Ev03",
                 "U0BOB42",
-                &b.channel,
-                &b.thread_ts,
+                &b.conversation,
+                &b.thread,
                 "reject wrong bucket &amp; region, use &lt;staging&gt;",
             )),
         ])
@@ -71,7 +71,7 @@ async fn approve_and_reject_replied_in_the_thread_decide() {
     let posts = bot.fake.wait_for("chat.postMessage", 4).await;
     let reply_b = posts
         .iter()
-        .find(|c| c.body["thread_ts"] == b.thread_ts.as_str())
+        .find(|c| c.body["thread_ts"] == b.thread.as_str())
         .unwrap();
     assert!(
         reply_b.body["text"].as_str().unwrap().starts_with(
@@ -87,8 +87,13 @@ async fn approve_and_reject_replied_in_the_thread_decide() {
 async fn a_retried_event_is_handled_once() {
     let bot = SlackBot::start().await;
     let (_, at) = bot.create_posted(json!({"request_id": "retry-1"})).await;
-    let reply =
-        payloads::thread_message("Ev0RETRY", "U0ALICE", &at.channel, &at.thread_ts, "approve");
+    let reply = payloads::thread_message(
+        "Ev0RETRY",
+        "U0ALICE",
+        &at.conversation,
+        &at.thread,
+        "approve",
+    );
     let now = chrono::Utc::now().timestamp();
     let answers = bot
         .send_all(&[
@@ -136,13 +141,13 @@ async fn in_a_session_thread_with_several_waiting_the_reply_names_one() {
     let (_, second) = bot
         .create_posted(json!({"request_id": "ses-2", "session": "agent-7"}))
         .await;
-    assert_eq!(first.thread_ts, second.thread_ts);
-    let thread = first.thread_ts.clone();
+    assert_eq!(first.thread, second.thread);
+    let thread = first.thread.clone();
     let before = bot.server.snapshot().await;
     bot.send_one(payloads::event(&payloads::thread_message(
         "Ev11",
         "U0ALICE",
-        &first.channel,
+        &first.conversation,
         &thread,
         "approve",
     )))
@@ -162,7 +167,7 @@ async fn in_a_session_thread_with_several_waiting_the_reply_names_one() {
     bot.send_one(payloads::event(&payloads::thread_message(
         "Ev12",
         "U0ALICE",
-        &first.channel,
+        &first.conversation,
         &thread,
         "approve ses-2 looks right",
     )))
@@ -174,7 +179,7 @@ async fn in_a_session_thread_with_several_waiting_the_reply_names_one() {
     bot.send_one(payloads::event(&payloads::thread_message(
         "Ev13",
         "U0BOB42",
-        &first.channel,
+        &first.conversation,
         &thread,
         "reject not this one",
     )))
@@ -189,14 +194,19 @@ async fn in_a_session_thread_with_several_waiting_the_reply_names_one() {
 async fn replies_from_bots_and_outside_our_threads_are_ignored() {
     let bot = SlackBot::start().await;
     let (_, at) = bot.create_posted(json!({"request_id": "ign-1"})).await;
-    let mut from_bot =
-        payloads::thread_message("Ev21", "U0OTHERBOT", &at.channel, &at.thread_ts, "approve");
+    let mut from_bot = payloads::thread_message(
+        "Ev21",
+        "U0OTHERBOT",
+        &at.conversation,
+        &at.thread,
+        "approve",
+    );
     from_bot["event"]["bot_id"] = json!("B0OTHER");
     from_bot["event"]["subtype"] = json!("bot_message");
     let elsewhere = payloads::thread_message(
         "Ev22",
         "U0ALICE",
-        &at.channel,
+        &at.conversation,
         "1690000000.000100",
         "approve",
     );

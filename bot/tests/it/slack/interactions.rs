@@ -29,8 +29,8 @@ fn ephemerals_to(calls: &[Call], user: &str) -> Vec<String> {
 async fn a_signed_click_approves_and_the_card_loses_its_buttons() {
     let bot = SlackBot::start().await;
     let (_, at) = bot.create_posted(json!({"request_id": "click-1"})).await;
-    assert!(has_buttons(&bot.fake.message(&at.ts)["blocks"]));
-    let message = bot.fake.message(&at.ts);
+    assert!(has_buttons(&bot.fake.message(&at.message)["blocks"]));
+    let message = bot.fake.message(&at.message);
     let (status, body) = bot
         .send_one(payloads::click(
             "U0ALICE",
@@ -49,13 +49,13 @@ async fn a_signed_click_approves_and_the_card_loses_its_buttons() {
 
     let updates = bot.fake.wait_for("chat.update", 1).await;
     assert_eq!(updates[0].body["channel"], CHANNEL_ID);
-    assert_eq!(updates[0].body["ts"], at.ts.as_str());
-    let shown = bot.fake.message(&at.ts);
+    assert_eq!(updates[0].body["ts"], at.message.as_str());
+    let shown = bot.fake.message(&at.message);
     assert!(!has_buttons(&shown["blocks"]), "{shown:#}");
     assert!(shown.to_string().contains("<@U0ALICE>"), "{shown:#}");
     let replies = bot.fake.wait_for("chat.postMessage", 2).await;
     let reply = &replies[1].body;
-    assert_eq!(reply["thread_ts"], at.thread_ts.as_str());
+    assert_eq!(reply["thread_ts"], at.thread.as_str());
     assert!(
         reply["text"]
             .as_str()
@@ -70,7 +70,7 @@ async fn a_signed_click_approves_and_the_card_loses_its_buttons() {
 async fn reject_asks_for_a_reason_in_a_modal_and_the_submission_records_it() {
     let bot = SlackBot::start().await;
     let (_, at) = bot.create_posted(json!({"request_id": "rej-1"})).await;
-    let message = bot.fake.message(&at.ts);
+    let message = bot.fake.message(&at.message);
     let click = payloads::block_actions("U0BOB42", "hitl_reject", "rej-1", &at, &message);
     let (status, _) = bot.send_one(payloads::interaction(&click)).await;
     assert_eq!(status, StatusCode::OK);
@@ -91,7 +91,7 @@ async fn reject_asks_for_a_reason_in_a_modal_and_the_submission_records_it() {
     assert_eq!(r["approver"], "U0BOB42");
     assert_eq!(r["reason"], "touches production; use staging");
     bot.fake.wait_for("chat.update", 1).await;
-    assert!(!has_buttons(&bot.fake.message(&at.ts)["blocks"]));
+    assert!(!has_buttons(&bot.fake.message(&at.message)["blocks"]));
 
     // A second submission of the same (or another) modal is told inside it.
     let again = payloads::view_submission("U0CAROL", &view, "also no");
@@ -112,7 +112,7 @@ async fn someone_who_may_not_decide_is_told_and_nothing_changes() {
     let (_, at) = bot
         .create_posted(json!({"request_id": "deny-1", "approvers": ["U0BOB42"]}))
         .await;
-    let message = bot.fake.message(&at.ts);
+    let message = bot.fake.message(&at.message);
     let before = bot.server.snapshot().await;
     let answers = bot
         .send_all(&[
@@ -147,7 +147,7 @@ async fn the_requester_cannot_approve_their_own_request() {
     let (_, at) = bot
         .create_posted(json!({"request_id": "self-1", "requester": "U0DEV42"}))
         .await;
-    let message = bot.fake.message(&at.ts);
+    let message = bot.fake.message(&at.message);
     let before = bot.server.snapshot().await;
     let (status, _) = bot
         .send_one(payloads::click(
@@ -177,7 +177,7 @@ async fn the_requester_cannot_approve_their_own_request() {
 async fn a_second_click_is_told_who_approved_first() {
     let bot = SlackBot::start().await;
     let (_, at) = bot.create_posted(json!({"request_id": "twice-1"})).await;
-    let message = bot.fake.message(&at.ts);
+    let message = bot.fake.message(&at.message);
     let answers = bot
         .send_all(&[
             payloads::click("U0ALICE", "hitl_approve", "twice-1", &at, &message),
@@ -214,7 +214,7 @@ async fn slack_user_group_members_may_decide_and_others_may_not() {
     let (_, at) = bot
         .create_posted(json!({"request_id": "grp-1", "approvers": ["S0SRE1234"], "quorum": 2}))
         .await;
-    let message = bot.fake.message(&at.ts);
+    let message = bot.fake.message(&at.message);
     let answers = bot
         .send_all(&[
             payloads::click("U0EVE42", "hitl_approve", "grp-1", &at, &message),
@@ -234,7 +234,7 @@ async fn slack_user_group_members_may_decide_and_others_may_not() {
     );
     // The card is refreshed to show the vote, buttons still there.
     bot.fake.wait_for("chat.update", 1).await;
-    let shown = bot.fake.message(&at.ts);
+    let shown = bot.fake.message(&at.message);
     assert!(has_buttons(&shown["blocks"]));
     assert!(shown.to_string().contains("1 of 2"), "{shown:#}");
 
@@ -263,7 +263,7 @@ async fn a_failed_user_group_lookup_fails_closed() {
     let (_, at) = bot
         .create_posted(json!({"request_id": "grp-2", "approvers": ["S0GONE123"]}))
         .await;
-    let message = bot.fake.message(&at.ts);
+    let message = bot.fake.message(&at.message);
     let before = bot.server.snapshot().await;
     bot.send_one(payloads::click(
         "U0CAROL",

@@ -66,10 +66,6 @@ impl SlackBot {
         config.retry = quick_retries();
         tweak(&mut config);
         let slack = Slack::new(config, Templates::builtin()).unwrap();
-        let settings = Settings {
-            external_group: Some(hitl_bot::slack::is_usergroup_id),
-            ..settings
-        };
         let server = TestServer::start_with_slack(settings, Some(slack.clone())).await;
         SlackBot {
             server,

@@ -24,7 +24,7 @@ pub fn block_actions(
     message: &Value,
 ) -> Value {
     let mut message = message.clone();
-    message["ts"] = json!(at.ts);
+    message["ts"] = json!(at.message);
     let text = if action_id == "hitl_approve" {
         "Approve"
     } else {
@@ -35,12 +35,12 @@ pub fn block_actions(
         "user": user(user_id),
         "api_app_id": APP,
         "token": "legacy-verification-token",
-        "container": {"type": "message", "message_ts": at.ts, "channel_id": at.channel, "is_ephemeral": false},
+        "container": {"type": "message", "message_ts": at.message, "channel_id": at.conversation, "is_ephemeral": false},
         "trigger_id": "13345224609.738474920.8088930838d88f008e0",
         "team": {"id": TEAM, "domain": "acme"},
         "enterprise": null,
         "is_enterprise_install": false,
-        "channel": {"id": at.channel, "name": "approvals"},
+        "channel": {"id": at.conversation, "name": "approvals"},
         "message": message,
         "state": {"values": {}},
         "response_url": "https://hooks.slack.com/actions/T0TEAM/1234/abcd",

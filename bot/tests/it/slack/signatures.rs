@@ -12,7 +12,7 @@ use super::{SIGNING_SECRET, SlackBot, payloads, sign_all};
 async fn forged_tampered_stale_and_unsigned_clicks_are_refused_and_change_nothing() {
     let bot = SlackBot::start().await;
     let (_, at) = bot.create_posted(json!({"request_id": "sig-1"})).await;
-    let message = bot.fake.message(&at.ts);
+    let message = bot.fake.message(&at.message);
     let click = payloads::click("U0ALICE", "hitl_approve", "sig-1", &at, &message);
     let now = chrono::Utc::now().timestamp();
     let good = sign_all(

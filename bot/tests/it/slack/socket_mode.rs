@@ -105,7 +105,7 @@ async fn envelopes_over_the_socket_decide_like_http_requests() {
 
     // A click on the card.
     let (_, a) = bot.create_posted(json!({"request_id": "sock-1"})).await;
-    let message = bot.fake.message(&a.ts);
+    let message = bot.fake.message(&a.message);
     let ack = socket
         .deliver(
             "interactive",
@@ -129,8 +129,8 @@ async fn envelopes_over_the_socket_decide_like_http_requests() {
     let event = payloads::thread_message(
         "Ev0SOCK",
         "U0BOB42",
-        &b.channel,
-        &b.thread_ts,
+        &b.conversation,
+        &b.thread,
         "reject use the staging bucket",
     );
     socket.deliver("events_api", "env-event-1", event).await;
@@ -162,7 +162,7 @@ async fn envelopes_over_the_socket_decide_like_http_requests() {
 
     // The reject modal, opened and submitted over the socket.
     let (_, d) = bot.create_posted(json!({"request_id": "sock-4"})).await;
-    let message = bot.fake.message(&d.ts);
+    let message = bot.fake.message(&d.message);
     socket
         .deliver(
             "interactive",
