@@ -51,6 +51,8 @@ pub struct ServeOptions {
     pub debug: bool,
     /// The upstream command and its arguments (after `--`).
     pub upstream_command: Vec<String>,
+    /// hitl's configured data folder, secret to the policy.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// The policy as `serve` would use it: the file, with the command line's
@@ -65,6 +67,9 @@ pub fn serve_policy(opts: &ServeOptions) -> Result<Policy, PolicyError> {
     }
     if opts.timeout_secs.is_some() {
         policy.set_default_timeout_secs(opts.timeout_secs);
+    }
+    if let Some(dir) = &opts.data_dir {
+        policy.add_secret_dir(dir);
     }
     Ok(policy)
 }
@@ -145,9 +150,11 @@ pub fn derive_server_name(command: &[String], url: Option<&str>) -> String {
             .unwrap_or("upstream");
         return host.to_owned();
     }
+    // A package name, or the folder of a script path
+    // (`.../server-filesystem/dist/index.js`).
     let package = command
         .iter()
-        .map(|a| a.rsplit('/').next().unwrap_or(a))
+        .flat_map(|a| a.rsplit('/'))
         .find(|a| a.contains("server") || a.starts_with("mcp"))
         .or_else(|| command.first().map(|c| c.rsplit('/').next().unwrap_or(c)))
         .unwrap_or("upstream");
@@ -307,6 +314,10 @@ pub struct EvaluateOptions {
     pub config: Option<PathBuf>,
     /// The tool's MCP annotations as JSON text (`{"readOnlyHint": true}`).
     pub annotations: Option<String>,
+    /// The tool's description, as `tools/list` gives it.
+    pub description: Option<String>,
+    /// hitl's configured data folder, secret to the policy.
+    pub data_dir: Option<PathBuf>,
     pub auto_approve_low_risk: bool,
 }
 
@@ -317,6 +328,9 @@ pub fn evaluate(opts: &EvaluateOptions) -> anyhow::Result<String> {
     let mut policy = load_policy(opts.config.as_deref())?;
     if opts.auto_approve_low_risk {
         policy.set_auto_approve_low_risk(true);
+    }
+    if let Some(dir) = &opts.data_dir {
+        policy.add_secret_dir(dir);
     }
     let arguments: Value = serde_json::from_str(&opts.args).context("--args is not valid JSON")?;
     if !arguments.is_object() {
@@ -331,6 +345,9 @@ pub fn evaluate(opts: &EvaluateOptions) -> anyhow::Result<String> {
         None => ToolAnnotations::default(),
     };
     let mut call = ToolCall::new(&opts.tool, &arguments).with_annotations(annotations);
+    if let Some(description) = &opts.description {
+        call = call.with_description(description);
+    }
     if let Some(server) = &opts.server {
         call = call.with_server(server);
     }

@@ -10,6 +10,8 @@
 //! - [`proxy`]: the MCP proxy: the server side clients talk to, the upstream
 //!   connection, and the hold of risky calls ([`proxy::hold`]).
 //! - [`approval`]: the client of the approval service's HTTP API v1.
+//! - [`scan`]: `hitl-mcp scan`: the policy's verdict on each tool a server
+//!   lists, and a starting policy file.
 //! - [`commands`]: the `hitl-mcp` subcommands as plain functions, so the
 //!   binary (`main.rs`) only parses the command line.
 
@@ -17,6 +19,7 @@ pub mod approval;
 pub mod commands;
 pub mod policy;
 pub mod proxy;
+pub mod scan;
 
 pub use policy::{
     Action, ActionKind, Approval, ConfigError, Policy, PolicyError, Reason, ToolAnnotations,

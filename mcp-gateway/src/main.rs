@@ -35,6 +35,37 @@ enum Command {
     /// Print an approval request's record; exit 0 if approved, 1 if not
     /// (yet), 2 on error.
     CheckApproval(CheckArgs),
+    /// Start an MCP server, read its tools, and print the verdict the
+    /// policy would give each; --output writes a starting policy file.
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, Args)]
+struct ScanArgs {
+    /// Policy file (TOML) to judge with; without one the built-in policy.
+    #[arg(long, env = "HITL_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Write a starting policy file with one rule per tool.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Replace the --output file if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Print one JSON object per tool instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// The server's name in the rules (derived from the command or URL).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// A Streamable HTTP MCP server to scan instead of a command.
+    #[arg(long, value_name = "URL")]
+    upstream_url: Option<String>,
+    /// hitl's data folder, treated as secret.
+    #[arg(long, env = "HITL_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The MCP server's command and arguments, after --.
+    #[arg(last = true, value_name = "UPSTREAM_COMMAND")]
+    upstream_command: Vec<String>,
 }
 
 /// Where the approval service is. `--lambda-url` and LAMBDA_FUNCTION_URL
@@ -132,6 +163,10 @@ struct ServeArgs {
     /// Log debug detail to stderr.
     #[arg(long)]
     debug: bool,
+    /// hitl's data folder (its API token and database): calls that touch
+    /// it are critical. The default folders on every OS always are.
+    #[arg(long, env = "HITL_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     /// The upstream MCP server's command and arguments, after --.
     #[arg(last = true, value_name = "UPSTREAM_COMMAND")]
     upstream_command: Vec<String>,
@@ -154,6 +189,13 @@ struct EvaluateArgs {
     /// The tool's MCP annotations, e.g. '{"readOnlyHint": true}'.
     #[arg(long, value_name = "JSON")]
     annotations: Option<String>,
+    /// The tool's description from the server's `tools/list` (it can only
+    /// raise the risk).
+    #[arg(long, value_name = "TEXT")]
+    description: Option<String>,
+    /// hitl's data folder (its API token and database), treated as secret.
+    #[arg(long, env = "HITL_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     /// Evaluate as `serve --auto-approve-low-risk` would.
     #[arg(long)]
     auto_approve_low_risk: bool,
@@ -239,6 +281,7 @@ fn main() -> ExitCode {
         Command::GenerateConfig(_) => "generate-config",
         Command::InitConfig(_) => "init-config",
         Command::CheckApproval(_) => "check-approval",
+        Command::Scan(_) => "scan",
     };
     match run(cli.command) {
         Ok(code) => code,
@@ -276,6 +319,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 auto_approve_low_risk: args.auto_approve_low_risk,
                 debug: args.debug,
                 upstream_command: args.upstream_command,
+                data_dir: args.data_dir,
             };
             init_logging(opts.debug);
             // One thread: a proxy mostly waits on I/O, and keeping its tasks on
@@ -287,6 +331,31 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             runtime.block_on(commands::serve(&opts))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Scan(args) => {
+            let opts = hitl_mcp::scan::ScanOptions {
+                config: args.config,
+                output: args.output,
+                force: args.force,
+                upstream_url: args.upstream_url,
+                name: args.name,
+                data_dir: args.data_dir,
+                upstream_command: args.upstream_command,
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let (server, reports) = runtime.block_on(hitl_mcp::scan::scan(&opts))?;
+            hitl_mcp::scan::write_policy(&opts, &server, &reports)?;
+            if args.json {
+                for r in &reports {
+                    print(&serde_json::to_string(r).context("serializing a report")?)?;
+                }
+            } else {
+                print(hitl_mcp::scan::render(&server, &reports).trim_end())?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Evaluate(args) => {
             let line = commands::evaluate(&EvaluateOptions {
                 tool: args.tool,
@@ -294,6 +363,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 server: args.server,
                 config: args.config,
                 annotations: args.annotations,
+                description: args.description,
+                data_dir: args.data_dir,
                 auto_approve_low_risk: args.auto_approve_low_risk,
             })?;
             print(&line)?;

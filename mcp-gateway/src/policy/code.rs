@@ -172,6 +172,25 @@ pub(crate) fn analyse(text: &str, out: &mut Findings) {
     }
 }
 
+/// Whether text opens the way programs do (`import x`, `def f`,
+/// `const x =`, `require(`): a stricter test than [`looks_like_code`], for
+/// arguments whose name says nothing.
+pub(crate) fn starts_like_code(text: &str) -> bool {
+    let t = text.trim_start();
+    let word_then = |w: &str| {
+        t.strip_prefix(w)
+            .is_some_and(|r| r.starts_with([' ', '(', '{']) && r.len() > 1)
+    };
+    (word_then("import") && !t.contains(". ")) && t.contains(['.', ';', '\n'])
+        || word_then("def")
+        || word_then("const")
+        || word_then("let")
+        || word_then("function")
+        || t.starts_with("require(")
+        || t.starts_with("#!/")
+        || (word_then("from") && t.contains(" import "))
+}
+
 /// Whether text reads as program code rather than prose or a shell line:
 /// calls, imports, assignments or blocks in a language's usual shape.
 pub(crate) fn looks_like_code(text: &str) -> bool {

@@ -27,6 +27,7 @@
 //! analysis, `findings` collects what it finds.
 
 mod builtin;
+mod cli;
 mod code;
 mod config;
 mod findings;
@@ -500,6 +501,13 @@ impl Policy {
         builtin::Context {
             secret_dirs: &self.secret_dirs,
         }
+    }
+
+    /// Whether a tool's name says something the built-in analysis
+    /// understands (a verb it knows); when not, the verdict rests on the
+    /// arguments, annotations and description alone, and `scan` flags it.
+    pub fn understands_name(tool: &str) -> bool {
+        builtin::classify_name(tool).evidence
     }
 
     /// Number of rules loaded.

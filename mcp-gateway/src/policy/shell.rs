@@ -16,7 +16,7 @@ use hitl_wire::Risk;
 
 use super::findings::Findings;
 use super::paths::{self, PathClass};
-use super::{code, sql};
+use super::{cli, code, sql};
 
 /// Nested scripts (`bash -c "$(...)"`...) followed before giving up.
 const MAX_DEPTH: u8 = 8;
@@ -1081,6 +1081,10 @@ impl<'o, 'h> Context<'o, 'h> {
             self.check_path(a.text, w);
         }
         let depth_next = depth + 1;
+        if cli::is_cli(name) {
+            let texts: Vec<&str> = args.iter().map(|a| a.text).collect();
+            cli::judge(name, &texts, self.out);
+        }
 
         match name {
             // Wrappers that run the rest of the line as a command.

@@ -22,6 +22,7 @@ const ENV: &[&str] = &[
     "HITL_CONFIG",
     "DEFAULT_APPROVER",
     "APPROVAL_TIMEOUT",
+    "HITL_DATA_DIR",
 ];
 
 fn hitl() -> Command {
@@ -140,6 +141,38 @@ fn evaluate_takes_server_annotations_and_config() {
     ]);
     assert_eq!(code, 0);
     assert_eq!(json(&out)["risk"], "high");
+}
+
+#[test]
+fn evaluate_takes_the_description_and_the_data_dir() {
+    // The upstream's description can raise an unknown tool's risk.
+    let (code, out, err) = evaluate(&[
+        "--tool",
+        "frobnicate",
+        "--args",
+        "{}",
+        "--description",
+        "Permanently deletes the workspace and everything in it.",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["risk"], "high", "{out}");
+    // HITL_DATA_DIR makes that folder secret.
+    let (code, out, err) = run(hitl()
+        .env("HITL_DATA_DIR", "/srv/hitl-state")
+        .args(["evaluate", "--tool", "read_file", "--args"])
+        .arg(r#"{"path": "/srv/hitl-state/token"}"#));
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["risk"], "critical", "{out}");
+    let (_, out, _) = evaluate(&[
+        "--tool",
+        "read_file",
+        "--args",
+        r#"{"path": "/srv/hitl-state/token"}"#,
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["risk"], "low", "{out}");
 }
 
 #[test]

@@ -11,6 +11,8 @@ mod cli;
 mod config_errors;
 mod review_holes;
 mod rules;
+mod scan;
+mod servers;
 mod shell;
 mod sql;
 mod support;

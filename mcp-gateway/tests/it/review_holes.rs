@@ -160,7 +160,7 @@ fn code_interpreters_and_remote_shells_are_judged() {
             Critical,
         ),
         (
-            "node",
+            "nodejs",
             r#"{"input": "require('fs').rmSync('/', {recursive: true})"}"#,
             Critical,
         ),

@@ -455,7 +455,7 @@ fn actions_carry_approval_settings() {
     assert_eq!(
         serde_json::to_value(&v).unwrap(),
         json(
-            r#"{"risk": "high", "action": "require_approval", "reasons": ["makes network requests", "policy rule \"deploys\""],
+            r#"{"risk": "high", "action": "require_approval", "reasons": ["merges, deploys, installs or moves money: hard to undo", "policy rule \"deploys\""],
                 "rule": "deploys", "approvers": ["alice", "group:release"], "quorum": 2,
                 "timeout_secs": 1800, "channel": "C0RELEASES",
                 "escalation": {"after_secs": 600, "to": "group:leads"}}"#
@@ -467,7 +467,7 @@ fn actions_carry_approval_settings() {
     assert_eq!(
         serde_json::to_value(&v).unwrap(),
         json(
-            r#"{"risk": "medium", "action": "deny", "reasons": ["never from an agent"], "rule": "never"}"#
+            r#"{"risk": "high", "action": "deny", "reasons": ["never from an agent"], "rule": "never"}"#
         )
     );
     let v = eval(&p, None, "ping", "{}");
