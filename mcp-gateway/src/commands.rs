@@ -86,6 +86,10 @@ pub struct GatewaySection {
     pub progress_interval_secs: Option<u64>,
     /// Who the approval requests are from. Default "mcp-agent".
     pub requester: Option<String>,
+    /// Hold budgets per MCP client, by its `clientInfo.name`
+    /// (`[gateway.clients."claude-code"]`).
+    #[serde(default)]
+    pub clients: std::collections::HashMap<String, crate::proxy::hold::ClientHold>,
 }
 
 /// One `[[servers]]` entry: an upstream besides (or instead of) the one on
@@ -277,6 +281,7 @@ pub fn proxy_settings(opts: &ServeOptions) -> anyhow::Result<crate::proxy::serve
                 .clone()
                 .or(section.requester)
                 .unwrap_or_else(|| "mcp-agent".to_owned()),
+            clients: std::sync::Arc::new(crate::proxy::hold::client_holds(section.clients)?),
         },
         policy: std::sync::Arc::new(policy),
     })
