@@ -144,9 +144,12 @@ pub fn derive_server_name(command: &[String], url: Option<&str>) -> String {
             .split("://")
             .nth(1)
             .unwrap_or(url)
-            .split(['/', ':'])
+            .split(['/', '?', '#'])
             .next()
             .unwrap_or("upstream");
+        // Never a `user:password@` part: the name goes on approval cards.
+        let host = host.rsplit('@').next().unwrap_or(host);
+        let host = host.split(':').next().unwrap_or(host);
         return host.to_owned();
     }
     let package = command

@@ -241,9 +241,27 @@ fn init_logging(debug: bool) {
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactingStderr)
         .with_ansi(false)
         .try_init();
+}
+
+/// Stderr, with every URL in a log line stripped of userinfo and query
+/// string: libraries log the URLs they fail on, and those carry secrets.
+/// Each event is formatted whole and handed over in one write.
+struct RedactingStderr;
+
+impl Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let clean = hitl_mcp::proxy::upstream::redact_urls(&text);
+        std::io::stderr().lock().write_all(clean.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// Exit code for errors (bad input, unreachable service...).
