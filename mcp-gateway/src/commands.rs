@@ -91,6 +91,10 @@ pub struct GatewaySection {
     pub progress_interval_secs: Option<u64>,
     /// Who the approval requests are from. Default "mcp-agent".
     pub requester: Option<String>,
+    /// Hold budgets per MCP client, by its `clientInfo.name`
+    /// (`[gateway.clients."claude-code"]`).
+    #[serde(default)]
+    pub clients: std::collections::HashMap<String, crate::proxy::hold::ClientHold>,
 }
 
 /// One `[[servers]]` entry: an upstream besides (or instead of) the one on
@@ -145,9 +149,12 @@ pub fn derive_server_name(command: &[String], url: Option<&str>) -> String {
             .split("://")
             .nth(1)
             .unwrap_or(url)
-            .split(['/', ':'])
+            .split(['/', '?', '#'])
             .next()
             .unwrap_or("upstream");
+        // Never a `user:password@` part: the name goes on approval cards.
+        let host = host.rsplit('@').next().unwrap_or(host);
+        let host = host.split(':').next().unwrap_or(host);
         return host.to_owned();
     }
     // A package name, or the folder of a script path
@@ -286,6 +293,7 @@ pub fn proxy_settings(opts: &ServeOptions) -> anyhow::Result<crate::proxy::serve
                 .clone()
                 .or(section.requester)
                 .unwrap_or_else(|| "mcp-agent".to_owned()),
+            clients: std::sync::Arc::new(crate::proxy::hold::client_holds(section.clients)?),
         },
         policy: std::sync::Arc::new(policy),
     })

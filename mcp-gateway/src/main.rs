@@ -107,6 +107,17 @@ fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(s))
 }
 
+/// A listen token: an empty or blank one would turn HTTP auth off while
+/// looking set, so it is refused.
+fn listen_secret(s: &str) -> Result<SecretString, String> {
+    if s.trim().is_empty() {
+        return Err(LISTEN_TOKEN_BLANK.to_owned());
+    }
+    Ok(SecretString::from(s))
+}
+
+const LISTEN_TOKEN_BLANK: &str = "the listen token is empty or blank: give a real secret (e.g. `openssl rand -hex 32`), or unset HITL_LISTEN_TOKEN to serve loopback without one";
+
 #[derive(Debug, Args)]
 struct ServeArgs {
     /// Policy file (TOML); without one the built-in policy applies.
@@ -122,7 +133,7 @@ struct ServeArgs {
     listen: Option<SocketAddr>,
     /// With --listen: the bearer token clients must present. Required when
     /// the address is not a loopback one.
-    #[arg(long, env = "HITL_LISTEN_TOKEN", hide_env_values = true, value_parser = secret)]
+    #[arg(long, env = "HITL_LISTEN_TOKEN", hide_env_values = true, value_parser = listen_secret)]
     listen_token: Option<SecretString>,
     /// With --listen: a Host header to accept besides localhost (repeatable),
     /// e.g. the name clients use to reach this machine.
@@ -160,7 +171,8 @@ struct ServeArgs {
     /// Who the approval requests are from, as approvers see it [default: mcp-agent].
     #[arg(long, env = "HITL_REQUESTER", value_name = "WHO")]
     requester: Option<String>,
-    /// Log debug detail to stderr.
+    /// Log the gateway's own debug detail to stderr (never tool arguments
+    /// or results: the MCP library's message traces stay off).
     #[arg(long)]
     debug: bool,
     /// hitl's data folder (its API token and database): calls that touch
@@ -260,14 +272,38 @@ struct CheckArgs {
 
 /// Logs go to stderr: on stdio, stdout carries the MCP protocol.
 fn init_logging(debug: bool) {
-    let default = if debug { "debug" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // --debug is the gateway's own detail only: the MCP library logs whole
+    // messages (tool arguments and results) at debug level, so it stays at
+    // warn whatever RUST_LOG says.
+    let filter = if debug {
+        tracing_subscriber::EnvFilter::new("warn,hitl_mcp=debug,hitl_wire=debug")
+    } else {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactingStderr)
         .with_ansi(false)
         .try_init();
+}
+
+/// Stderr, with every URL in a log line stripped of userinfo and query
+/// string: libraries log the URLs they fail on, and those carry secrets.
+/// Each event is formatted whole and handed over in one write.
+struct RedactingStderr;
+
+impl Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let clean = hitl_mcp::proxy::upstream::redact_urls(&text);
+        std::io::stderr().lock().write_all(clean.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// Exit code for errors (bad input, unreachable service...).

@@ -35,6 +35,95 @@ pub struct HoldSettings {
     pub tick: Duration,
     /// Who the requests are from (the agent or its user).
     pub requester: String,
+    /// Budgets configured for named clients (`[gateway.clients."NAME"]`),
+    /// by lower-cased `clientInfo.name`; they replace the built-in ones.
+    pub clients: std::sync::Arc<HashMap<String, ClientHold>>,
+}
+
+/// One client's hold budgets, from `[gateway.clients."NAME"]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientHold {
+    /// Longest hold in seconds without a progress token.
+    pub hold_budget_secs: Option<u64>,
+    /// Longest hold in seconds with a progress token.
+    pub hold_budget_with_progress_secs: Option<u64>,
+}
+
+/// What known clients put up with, by the `clientInfo.name` they send: the
+/// longest hold (seconds) that stays under each one's own limit, with a
+/// progress token or without. These are ceilings on the general budgets.
+///
+/// - `claude-code`: a call running past 120 s in the main conversation is
+///   moved to the background, where its result can be orphaned.
+/// - `claude-ai` (Claude Desktop, and claude.ai): cancels stdio calls at
+///   about 60 s (Windows: about 4 min), progress or not.
+/// - `zed`: its request timer ignores progress notifications.
+pub const KNOWN_CLIENTS: &[(&str, u64)] = &[("claude-code", 110), ("claude-ai", 50), ("zed", 50)];
+
+/// Checks `[gateway.clients."NAME"]` and keys it by lower-cased name.
+pub fn client_holds(
+    clients: HashMap<String, ClientHold>,
+) -> anyhow::Result<HashMap<String, ClientHold>> {
+    let mut out = HashMap::new();
+    for (name, hold) in clients {
+        let key = name.trim().to_ascii_lowercase();
+        if key.is_empty() {
+            anyhow::bail!(
+                "[gateway.clients.\"\"]: give the client's `clientInfo.name`, e.g. [gateway.clients.\"claude-code\"]"
+            );
+        }
+        for (field, secs) in [
+            ("hold_budget_secs", hold.hold_budget_secs),
+            (
+                "hold_budget_with_progress_secs",
+                hold.hold_budget_with_progress_secs,
+            ),
+        ] {
+            if let Some(secs) = secs
+                && !(1..=86_400).contains(&secs)
+            {
+                anyhow::bail!(
+                    "[gateway.clients.{name:?}] {field} must be between 1 and 86400 seconds (got {secs})"
+                );
+            }
+        }
+        if out.insert(key, hold).is_some() {
+            anyhow::bail!(
+                "[gateway.clients]: {name:?} is given twice (names match without regard to case)"
+            );
+        }
+    }
+    Ok(out)
+}
+
+impl HoldSettings {
+    /// The hold budget for a call from `client` (its `clientInfo.name`),
+    /// with or without a progress token.
+    pub fn budget(&self, client: Option<&str>, progress: bool) -> Duration {
+        let general = if progress {
+            self.budget_with_progress
+        } else {
+            self.budget_without_progress
+        };
+        let Some(name) = client.map(|c| c.trim().to_ascii_lowercase()) else {
+            return general;
+        };
+        if let Some(own) = self.clients.get(&name) {
+            let secs = if progress {
+                own.hold_budget_with_progress_secs
+            } else {
+                own.hold_budget_secs
+            };
+            if let Some(secs) = secs {
+                return Duration::from_secs(secs);
+            }
+        }
+        match KNOWN_CLIENTS.iter().find(|(known, _)| *known == name) {
+            Some((_, ceiling)) => general.min(Duration::from_secs(*ceiling)),
+            None => general,
+        }
+    }
 }
 
 /// Identifies "the identical call from the same caller".
@@ -110,11 +199,8 @@ pub struct Call<'a> {
 impl Hold<'_> {
     pub async fn run(&self, call: Call<'_>, ctx: &RequestContext<RoleServer>) -> Outcome {
         let progress = ctx.meta.get_progress_token();
-        let budget = if progress.is_some() {
-            self.settings.budget_with_progress
-        } else {
-            self.settings.budget_without_progress
-        };
+        let client = ctx.peer.peer_info().map(|i| i.client_info.name.clone());
+        let budget = self.settings.budget(client.as_deref(), progress.is_some());
         let record = match self.find_or_create(&call).await {
             Ok(r) => r,
             Err(e) => return Outcome::Answer(unreachable_result(call.tool, &e)),
@@ -125,6 +211,11 @@ impl Hold<'_> {
         let mut ticks = 0u32;
         let mut record = record;
         loop {
+            // Cancel wins: a decision that lands with the client's cancel
+            // never runs the call.
+            if ctx.ct.is_cancelled() {
+                return self.withdraw(&call, &id).await;
+            }
             match record.status {
                 Status::Pending => {}
                 Status::Approved => return self.claim(&call, record).await,
@@ -155,17 +246,23 @@ impl Hold<'_> {
                         }
                     },
                 },
-                _ = ctx.ct.cancelled() => {
-                    self.ledger.forget(&call.key);
-                    // Withdraw it so a later click can never run it. If this
-                    // fails the request still expires at its deadline.
-                    if let Err(e) = self.approvals.cancel(&id, "the MCP client cancelled the call").await {
-                        tracing::warn!(approval_id = %id, error = %e, "could not withdraw the request");
-                    }
-                    return Outcome::Cancelled;
-                }
+                _ = ctx.ct.cancelled() => return self.withdraw(&call, &id).await,
             }
         }
+    }
+
+    /// Withdraws the request so a later click can never run it. If this
+    /// fails the request still expires at its deadline.
+    async fn withdraw(&self, call: &Call<'_>, id: &str) -> Outcome {
+        self.ledger.forget(&call.key);
+        if let Err(e) = self
+            .approvals
+            .cancel(id, "the MCP client cancelled the call")
+            .await
+        {
+            tracing::warn!(approval_id = %id, error = %e, "could not withdraw the request");
+        }
+        Outcome::Cancelled
     }
 
     /// Creates (or finds) the request for `call` without waiting on it.
@@ -362,5 +459,82 @@ pub fn key(principal: &str, server: &str, tool: &str, arguments: &Value) -> Call
         server: server.to_owned(),
         tool: tool.to_owned(),
         arguments_hash: arguments_hash(arguments),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(clients: &[(&str, ClientHold)]) -> HoldSettings {
+        HoldSettings {
+            budget_with_progress: Duration::from_secs(3600),
+            budget_without_progress: Duration::from_secs(45),
+            tick: Duration::from_secs(10),
+            requester: "t".into(),
+            clients: std::sync::Arc::new(
+                clients
+                    .iter()
+                    .map(|(n, c)| ((*n).to_owned(), c.clone()))
+                    .collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn unknown_clients_keep_the_general_budgets() {
+        let s = settings(&[]);
+        assert_eq!(s.budget(Some("mcp"), false), Duration::from_secs(45));
+        assert_eq!(s.budget(Some("mcp"), true), Duration::from_secs(3600));
+        assert_eq!(s.budget(None, true), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn known_clients_are_answered_before_their_own_limits() {
+        let s = settings(&[]);
+        // Claude Code moves calls past 120 s to the background, progress or not.
+        assert!(s.budget(Some("claude-code"), true) < Duration::from_secs(120));
+        assert!(s.budget(Some("claude-code"), false) < Duration::from_secs(120));
+        for name in ["claude-ai", "Zed", "zed"] {
+            for progress in [false, true] {
+                assert!(
+                    s.budget(Some(name), progress) < Duration::from_secs(55),
+                    "{name} {progress}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_general_budgets_still_lower_a_known_client() {
+        let mut s = settings(&[]);
+        s.budget_with_progress = Duration::from_secs(20);
+        assert_eq!(s.budget(Some("claude-code"), true), Duration::from_secs(20));
+    }
+
+    #[test]
+    fn a_configured_client_overrides_both() {
+        let s = settings(&[(
+            "claude-code",
+            ClientHold {
+                hold_budget_secs: Some(5),
+                hold_budget_with_progress_secs: Some(600),
+            },
+        )]);
+        assert_eq!(s.budget(Some("Claude-Code"), false), Duration::from_secs(5));
+        assert_eq!(
+            s.budget(Some("claude-code"), true),
+            Duration::from_secs(600)
+        );
+        // Only what is set is replaced.
+        let s = settings(&[(
+            "my-agent",
+            ClientHold {
+                hold_budget_secs: Some(7),
+                hold_budget_with_progress_secs: None,
+            },
+        )]);
+        assert_eq!(s.budget(Some("my-agent"), false), Duration::from_secs(7));
+        assert_eq!(s.budget(Some("my-agent"), true), Duration::from_secs(3600));
     }
 }

@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 pub mod catalog;
 pub mod decisions;
 pub mod hold;
+pub mod limits;
 pub mod serve;
 pub mod tasks;
 pub mod upstream;
@@ -59,6 +60,11 @@ pub struct Shared {
     /// (a burst of calls must not each list the upstream's tools).
     refreshing: tokio::sync::Mutex<()>,
     sessions: AtomicU64,
+    /// Held calls now, per session and in all (capped).
+    held: limits::HeldCounts,
+    /// Names this gateway process among others with the same requester, so
+    /// a session's principal never matches one of another process.
+    instance: String,
 }
 
 impl Shared {
@@ -83,7 +89,15 @@ impl Shared {
             tasks: tasks::Tasks::default(),
             refreshing: tokio::sync::Mutex::new(()),
             sessions: AtomicU64::new(0),
+            held: limits::HeldCounts::default(),
+            instance: instance_id(),
         })
+    }
+
+    /// Who a session's requests belong to, as recorded on the service: the
+    /// requester, this process and the session.
+    fn principal(&self, session: u64) -> String {
+        format!("{}#{}-{session}", self.hold.requester, self.instance)
     }
 
     fn server_names(&self) -> Vec<String> {
@@ -169,6 +183,10 @@ impl Gateway {
         meta.0
             .0
             .retain(|k, _| k != "progressToken" && !k.starts_with("io.modelcontextprotocol/"));
+        // Cancel wins: once the client's cancel is in, nothing is sent.
+        if ctx.ct.is_cancelled() {
+            return Err(McpError::internal_error("cancelled by the client", None));
+        }
         let handle = peer
             .send_request_with_option(request, PeerRequestOptions::no_options().with_meta(meta))
             .await
@@ -491,6 +509,7 @@ impl Gateway {
         params: CallToolRequestParams,
         ctx: &RequestContext<RoleServer>,
         held: Held,
+        slot: limits::HeldSlot,
     ) -> Result<CallToolResponse, McpError> {
         let holder = Hold {
             approvals: &self.shared.approvals,
@@ -514,13 +533,15 @@ impl Gateway {
             record.risk,
             record.expires_at.format("%H:%M UTC")
         );
-        let (task, cancel) = self.shared.tasks.start(&task_id, message);
+        let (task, cancel) = self.shared.tasks.start(&task_id, message, self.session);
         let mut bg = ctx.clone();
         bg.ct = cancel;
         // Nothing to send progress to: the request that asked is answered.
         bg.meta.0.0.remove("progressToken");
         let gw = self.clone();
         tokio::spawn(async move {
+            // The task is a held call until it is decided.
+            let _slot = slot;
             // Wait as long as the request can live: it expires first.
             let long = std::time::Duration::from_secs(held.approval.timeout_secs + 60);
             let settings = HoldSettings {
@@ -535,6 +556,10 @@ impl Gateway {
                 settings: &settings,
             };
             let (payload, message) = match holder.run(held.call(), &bg).await {
+                Outcome::Run(_) if bg.ct.is_cancelled() => (
+                    TaskPayload::Cancelled,
+                    Some("cancelled; the call did not run".to_owned()),
+                ),
                 Outcome::Run(record) => {
                     let by = record.approver.clone().unwrap_or_default();
                     match gw.call_upstream(up, params, &bg).await {
@@ -599,7 +624,15 @@ impl Gateway {
                     "approval_status needs `request_id` (a string)",
                 )]);
             };
+            let mine = self.shared.principal(self.session);
             match self.shared.approvals.get(id).await {
+                // Another session's request is none of this one's business:
+                // answered as if there were no such request.
+                Ok(r) if r.session.as_deref() != Some(mine.as_str()) => {
+                    CallToolResult::error(vec![ContentBlock::text(format!(
+                        "cannot read request {id}: this session made no such request"
+                    ))])
+                }
                 Ok(r) => {
                     let text = match r.status {
                         hitl_wire::Status::Pending => format!(
@@ -640,8 +673,10 @@ impl Gateway {
                 ))]),
             }
         } else {
+            let mine = self.shared.principal(self.session);
             match self.shared.approvals.pending().await {
-                Ok(list) => {
+                Ok(mut list) => {
+                    list.retain(|r| r.session.as_deref() == Some(mine.as_str()));
                     let lines: Vec<String> = list
                         .iter()
                         .map(|r| {
@@ -737,13 +772,23 @@ fn mark_complete(result: &mut ServerResult) {
     }
 }
 
+/// A random name for this gateway process (see [`Shared::principal`]).
+fn instance_id() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..8)
+        .map(|_| char::from(b"0123456789abcdefghjkmnpqrstvwxyz"[rng.random_range(0..32)]))
+        .collect()
+}
+
 fn upstream_failed(up: &Upstream, e: rmcp::ServiceError) -> McpError {
     // `up.name` identifies it among several upstreams.
     McpError::internal_error(
         format!(
-            "the upstream MCP server {} ({}) failed: {e}; the gateway restarts it if it exited",
+            "the upstream MCP server {} ({}) failed: {}; the gateway restarts it if it exited",
             up.name,
-            up.spec()
+            up.spec(),
+            upstream::redact_urls(&e.to_string())
         ),
         None,
     )
@@ -1123,6 +1168,11 @@ impl ServerHandler for Gateway {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         self.shared.routes.touch_session(self.session, &ctx.peer);
+        if let Some(args) = &params.arguments {
+            // Refused before anything looks deeper or forwards it.
+            limits::check_depth(&Value::Object(args.clone()))
+                .map_err(|e| McpError::invalid_params(e, None))?;
+        }
         if params.name == STATUS_TOOL || params.name == PENDING_TOOL {
             return Ok(CallToolResponse::Complete(
                 Box::pin(self.gateway_tool(&params)).await,
@@ -1179,7 +1229,15 @@ impl ServerHandler for Gateway {
             }
             Action::RequireApproval(a) => a.clone(),
         };
-        let principal = format!("{}#{}", self.shared.hold.requester, self.session);
+        let slot = match self.shared.held.take(self.session) {
+            Ok(slot) => slot,
+            Err(refusal) => {
+                let mut r = CallToolResult::error(vec![ContentBlock::text(refusal)]);
+                r.structured_content = Some(json!({"status": "not_held", "reason": "hold limit"}));
+                return Ok(CallToolResponse::Complete(r));
+            }
+        };
+        let principal = self.shared.principal(self.session);
         let held = Held {
             key: hold::key(&principal, &server, &tool, &arguments),
             server,
@@ -1196,7 +1254,7 @@ impl ServerHandler for Gateway {
             .client_capabilities()
             .is_some_and(|c| c.supports_tasks())
         {
-            return Box::pin(self.start_task(up, params, &ctx, held)).await;
+            return Box::pin(self.start_task(up, params, &ctx, held, slot)).await;
         }
         let holder = Hold {
             approvals: &self.shared.approvals,
@@ -1205,7 +1263,14 @@ impl ServerHandler for Gateway {
             settings: &self.shared.hold,
         };
         // Boxed: the hold is what a thousand waiting calls keep in memory.
-        match Box::pin(holder.run(held.call(), &ctx)).await {
+        let outcome = Box::pin(holder.run(held.call(), &ctx)).await;
+        drop(slot);
+        match outcome {
+            // Cancel wins over an approval that raced it.
+            Outcome::Run(_) if ctx.ct.is_cancelled() => Err(McpError::internal_error(
+                "cancelled by the client; the call did not run",
+                None,
+            )),
             Outcome::Run(record) => {
                 tracing::info!(approval_id = %record.request_id, tool = %held.tool, "approved; running");
                 Box::pin(self.call_upstream(up, params, &ctx)).await
@@ -1227,7 +1292,7 @@ impl ServerHandler for Gateway {
             return self
                 .shared
                 .tasks
-                .get(&p.task_id)
+                .get(&p.task_id, self.session)
                 .map(GetTaskResult::new)
                 .ok_or_else(|| McpError::invalid_params(format!("no task {:?}", p.task_id), None));
         }
@@ -1250,7 +1315,7 @@ impl ServerHandler for Gateway {
         ctx: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         if p.task_id.starts_with(tasks::PREFIX) {
-            return if self.shared.tasks.cancel(&p.task_id) {
+            return if self.shared.tasks.cancel(&p.task_id, self.session) {
                 Ok(())
             } else {
                 Err(McpError::invalid_params(

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
 use rmcp::service::ServiceExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -79,23 +80,28 @@ pub async fn run(opts: Proxy, stop: CancellationToken) -> anyhow::Result<()> {
             }
         }
         Some(addr) => {
-            let mut config =
-                StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token());
-            if !opts.allowed_hosts.is_empty() {
-                let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"]
-                    .iter()
-                    .map(|h| (*h).to_owned())
-                    .collect();
-                hosts.extend(opts.allowed_hosts.iter().cloned());
-                config = config.with_allowed_hosts(hosts);
-            }
+            let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"]
+                .iter()
+                .map(|h| (*h).to_owned())
+                .collect();
+            hosts.extend(opts.allowed_hosts.iter().cloned());
+            let config = StreamableHttpServerConfig::default()
+                .with_cancellation_token(stop.child_token())
+                .with_allowed_hosts(hosts.clone())
+                // A browser page may only reach the gateway from an origin
+                // on an accepted host (the MCP spec's DNS-rebinding guard);
+                // clients that are not browsers send no Origin and pass.
+                .with_allowed_origins(allowed_origins(&hosts))
+                .enforce_origin_validation();
             let factory_shared = shared.clone();
             let service = StreamableHttpService::new(
                 move || Ok(Gateway::session(&factory_shared)),
                 Arc::new(LocalSessionManager::default()),
                 config,
             );
-            let mut router = axum::Router::new().nest_service("/mcp", service);
+            let mut router = axum::Router::new()
+                .nest_service("/mcp", service)
+                .layer(axum::middleware::from_fn(session_closed_is_no_content));
             if let Some(token) = opts.listen_token {
                 router = router.layer(axum::middleware::from_fn_with_state(
                     Arc::new(token),
@@ -106,7 +112,7 @@ pub async fn run(opts: Proxy, stop: CancellationToken) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
             tracing::info!(listen = %listener.local_addr()?, "hitl-mcp serving MCP over Streamable HTTP at /mcp");
-            axum::serve(listener, router)
+            axum::serve(listener.tap_io(no_delay), router)
                 .with_graceful_shutdown(async move { stop.cancelled().await })
                 .await
                 .context("HTTP server failed")?;
@@ -130,9 +136,11 @@ async fn require_bearer(
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if bool::from(presented.as_bytes().ct_eq(token.expose_secret().as_bytes())) {
+        .and_then(|h| h.strip_prefix("Bearer "));
+    // A missing header is no credential at all, never an empty one.
+    let valid =
+        presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(token.expose_secret().as_bytes())));
+    if valid {
         next.run(req).await
     } else {
         (
@@ -145,4 +153,53 @@ async fn require_bearer(
         )
             .into_response()
     }
+}
+
+/// Every accepted connection sends at once: MCP answers are small, and with
+/// Nagle's algorithm on, the last piece of a response waits for the client's
+/// delayed ACK (about 40 ms per request on a keep-alive connection).
+pub fn no_delay(stream: &mut tokio::net::TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::warn!(error = %e, "cannot set TCP_NODELAY on a client connection");
+    }
+}
+
+/// Browser origins accepted: `http(s)://HOST:any-port` for each accepted host.
+fn allowed_origins(hosts: &[String]) -> Vec<String> {
+    hosts
+        .iter()
+        .flat_map(|h| {
+            // A bare IPv6 address is bracketed in an origin; a host given
+            // with its port matches that port only; otherwise any port.
+            let authority = if h.parse::<std::net::Ipv6Addr>().is_ok() {
+                format!("[{h}]:*")
+            } else if h.contains(':') {
+                h.clone()
+            } else {
+                format!("{h}:*")
+            };
+            [
+                format!("http://{authority}"),
+                format!("https://{authority}"),
+            ]
+        })
+        .collect()
+}
+
+/// A session `DELETE` is answered 204 No Content: the session is gone, and
+/// there is nothing to say (the SDKs treat 202 as a failed termination).
+async fn session_closed_is_no_content(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let delete = req.method() == axum::http::Method::DELETE;
+    let mut resp = next.run(req).await;
+    if delete && resp.status() == axum::http::StatusCode::ACCEPTED {
+        *resp.status_mut() = axum::http::StatusCode::NO_CONTENT;
+        *resp.body_mut() = axum::body::Body::empty();
+        resp.headers_mut().remove(axum::http::header::CONTENT_TYPE);
+        resp.headers_mut()
+            .remove(axum::http::header::CONTENT_LENGTH);
+    }
+    resp
 }

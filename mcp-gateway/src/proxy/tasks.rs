@@ -31,6 +31,8 @@ struct Slot {
     message: Option<String>,
     cancel: CancellationToken,
     finished: Option<tokio::time::Instant>,
+    /// The downstream session that created it; only it may see or cancel it.
+    owner: u64,
 }
 
 #[derive(Default)]
@@ -48,7 +50,7 @@ impl Tasks {
     }
 
     /// A new working task; the token cancels the work behind it.
-    pub fn start(&self, task_id: &str, message: String) -> (Task, CancellationToken) {
+    pub fn start(&self, task_id: &str, message: String, owner: u64) -> (Task, CancellationToken) {
         let cancel = CancellationToken::new();
         let created = now();
         let mut slots = self.lock();
@@ -63,6 +65,7 @@ impl Tasks {
                 message: Some(message.clone()),
                 cancel: cancel.clone(),
                 finished: None,
+                owner,
             },
         );
         let task = Task::new(task_id, TaskStatus::Working, created.clone(), created)
@@ -81,9 +84,11 @@ impl Tasks {
         }
     }
 
-    pub fn get(&self, task_id: &str) -> Option<DetailedTask> {
+    /// The task, if `session` owns it: another session's task is answered
+    /// as no task at all.
+    pub fn get(&self, task_id: &str, session: u64) -> Option<DetailedTask> {
         let slots = self.lock();
-        let s = slots.get(task_id)?;
+        let s = slots.get(task_id).filter(|s| s.owner == session)?;
         let mut task = Task::new(
             task_id,
             s.payload.status(),
@@ -97,9 +102,10 @@ impl Tasks {
         Some(DetailedTask::new(task, s.payload.clone()))
     }
 
-    /// Cancels the work behind a task; false when there is no such task.
-    pub fn cancel(&self, task_id: &str) -> bool {
-        match self.lock().get(task_id) {
+    /// Cancels the work behind a task; false when there is no such task
+    /// of `session`'s.
+    pub fn cancel(&self, task_id: &str, session: u64) -> bool {
+        match self.lock().get(task_id).filter(|s| s.owner == session) {
             Some(s) => {
                 s.cancel.cancel();
                 true
@@ -118,5 +124,22 @@ pub fn as_object(value: serde_json::Value) -> JsonObject {
             map.insert("value".to_owned(), other);
             map
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_task_belongs_to_the_session_that_made_it() {
+        let tasks = Tasks::default();
+        let (_, cancel) = tasks.start("hitl-A", "waiting".into(), 1);
+        assert!(tasks.get("hitl-A", 2).is_none());
+        assert!(!tasks.cancel("hitl-A", 2));
+        assert!(!cancel.is_cancelled());
+        assert!(tasks.get("hitl-A", 1).is_some());
+        assert!(tasks.cancel("hitl-A", 1));
+        assert!(cancel.is_cancelled());
     }
 }

@@ -30,13 +30,34 @@ pub enum UpstreamSpec {
     Url(String),
 }
 
+/// Shown in errors and logs: a command by its program and how many
+/// arguments it has, a URL without its userinfo and query (arguments and
+/// URLs often carry secrets: `--token=...`, `?api_key=...`).
 impl std::fmt::Display for UpstreamSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            UpstreamSpec::Command { program, args } => write!(f, "`{program} {}`", args.join(" ")),
-            UpstreamSpec::Url(u) => write!(f, "{u}"),
+            UpstreamSpec::Command { program, args } => match args.len() {
+                0 => write!(f, "`{program}`"),
+                1 => write!(f, "`{program}` (with 1 argument)"),
+                n => write!(f, "`{program}` (with {n} arguments)"),
+            },
+            UpstreamSpec::Url(u) => f.write_str(&redact_urls(u)),
         }
     }
+}
+
+/// `text` with every http(s) URL in it stripped of userinfo and query
+/// string (error messages of HTTP clients quote the URL they failed on).
+pub fn redact_urls(text: &str) -> String {
+    static URL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"(?i)(https?://)(?:[^/@\s?#]*@)?([^\s?#)\]>"']*)(\?[^\s#)\]>"']*)?"#)
+            .expect("valid regex")
+    });
+    URL.replace_all(text, |c: &regex::Captures<'_>| {
+        let query = if c.get(3).is_some() { "?…" } else { "" };
+        format!("{}{}{query}", &c[1], &c[2])
+    })
+    .into_owned()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -337,12 +358,18 @@ impl Upstream {
                 let (transport, _) = TokioChildProcess::builder(cmd)
                     .stderr(std::process::Stdio::inherit())
                     .spawn()
-                    .map_err(|e| e.to_string())?;
-                handler.serve(transport).await.map_err(|e| e.to_string())
+                    .map_err(|e| redact_urls(&e.to_string()))?;
+                handler
+                    .serve(transport)
+                    .await
+                    .map_err(|e| redact_urls(&e.to_string()))
             }
             UpstreamSpec::Url(url) => {
                 let transport = StreamableHttpClientTransport::from_uri(url.as_str());
-                handler.serve(transport).await.map_err(|e| e.to_string())
+                handler
+                    .serve(transport)
+                    .await
+                    .map_err(|e| redact_urls(&e.to_string()))
             }
         }
     }
@@ -370,5 +397,35 @@ impl Upstream {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstreams_are_shown_without_secrets() {
+        let cmd = UpstreamSpec::Command {
+            program: "mcp-server-db".into(),
+            args: vec!["--password=hunter2".into(), "db".into()],
+        };
+        assert_eq!(cmd.to_string(), "`mcp-server-db` (with 2 arguments)");
+        let url = UpstreamSpec::Url(
+            "https://bob:hunter2@mcp.example.com:8443/mcp?api_key=sk-123#x".into(),
+        );
+        let shown = url.to_string();
+        assert_eq!(shown, "https://mcp.example.com:8443/mcp?…#x");
+        let text = redact_urls(
+            "error sending request for url (http://u:p@127.0.0.1:9/mcp?token=abc): refused",
+        );
+        assert_eq!(
+            text,
+            "error sending request for url (http://127.0.0.1:9/mcp?…): refused"
+        );
+        assert_eq!(
+            redact_urls("http://127.0.0.1:8/mcp"),
+            "http://127.0.0.1:8/mcp"
+        );
     }
 }
