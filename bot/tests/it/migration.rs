@@ -1,8 +1,9 @@
 //! A database written by the 0.1.0 release opens with this build, nothing
 //! lost. The fixture (`bot/tests/fixtures/hitl-0.1.0.db`) was written by the
-//! 0.1.0 `hitl-bot serve` with a fake Slack Web API: two pending requests in
-//! one session thread (one with a first vote of a quorum of 2), one
-//! approved, each with its card posted.
+//! 0.1.0 `hitl-bot serve` with a fake Slack Web API
+//! (`bot/tests/fixtures/make_0_1_0_db.py`): two pending requests in one
+//! session thread (one with a first vote of a quorum of 2), one approved,
+//! each with its card posted.
 
 use std::sync::Arc;
 
@@ -33,7 +34,7 @@ async fn a_release_0_1_database_opens_with_nothing_lost() {
     assert_eq!(p1.approvals[0].approver, "U0ALICE");
     assert_eq!(
         p1.expires_at.to_rfc3339(),
-        "2026-12-09T06:36:54.926435779+00:00"
+        "2026-12-09T18:42:16.412814502+00:00"
     );
     assert!(p1.notification_sent);
     let pending: Vec<_> = store
@@ -46,8 +47,8 @@ async fn a_release_0_1_database_opens_with_nothing_lost() {
     assert_eq!(
         pending,
         vec![
-            ("fx-pending-1".to_owned(), 1796798214926),
-            ("fx-pending-2".to_owned(), 1796798214938)
+            ("fx-pending-1".to_owned(), 1796841736412),
+            ("fx-pending-2".to_owned(), 1796841736549)
         ]
     );
     assert_eq!(
@@ -61,7 +62,7 @@ async fn a_release_0_1_database_opens_with_nothing_lost() {
         Some(MessageRef {
             platform: "slack".into(),
             conversation: "C0FIXTURE".into(),
-            message: "1700000000.000003".into(),
+            message: "1700000000.000001".into(),
             thread: "1700000000.000001".into(),
             platform_ref: None,
         })
@@ -91,8 +92,8 @@ async fn a_release_0_1_database_opens_with_nothing_lost() {
     assert_eq!(
         timers,
         [
-            ("fx-pending-1".to_owned(), "expire", 1796798214926),
-            ("fx-pending-2".to_owned(), "expire", 1796798214938)
+            ("fx-pending-1".to_owned(), "expire", 1796841736412),
+            ("fx-pending-2".to_owned(), "expire", 1796841736549)
         ]
     );
 
@@ -108,11 +109,11 @@ async fn a_release_0_1_database_opens_with_nothing_lost() {
         actions,
         [
             "fx-pending-1:created",
-            "fx-pending-2:created",
-            "fx-approved:created",
-            "fx-pending-2:notified",
-            "fx-approved:notified",
             "fx-pending-1:notified",
+            "fx-pending-2:created",
+            "fx-pending-2:notified",
+            "fx-approved:created",
+            "fx-approved:notified",
             "fx-pending-1:voted",
             "fx-approved:approved",
         ]
