@@ -61,7 +61,10 @@ impl ApprovalService {
         // the conditional write, so it cannot go stale between read and write.
         let groups = self.groups.clone();
         let people = self.people.clone();
-        let clock = self.clock.clone();
+        // "Now" is read here, when the person acted, not when the store gets
+        // to the write: a queued write is judged at the moment of the click,
+        // and a test's paused clock (which only this task sees) holds.
+        let now = self.clock.now();
         let step: Step = Arc::new(move |r: &ApprovalRecord| {
             let event = Event::Decide {
                 action,
@@ -70,7 +73,7 @@ impl ApprovalService {
                 allowed: may_decide(&groups, &people, r, &decider),
                 people: people.clone(),
             };
-            lifecycle::apply(r, &event, clock.now())
+            lifecycle::apply(r, &event, now)
         });
         match self.run(request_id, true, step).await {
             Err(ServiceError::Refused(Refusal::DeadlinePassed(at))) => {
@@ -115,9 +118,9 @@ impl ApprovalService {
             event,
             Event::Decide { .. } | Event::Cancel { .. } | Event::Expire
         );
-        let clock = self.clock.clone();
-        let step: Step =
-            Arc::new(move |r: &ApprovalRecord| lifecycle::apply(r, &event, clock.now()));
+        // Read on this task, as in `decide_as`.
+        let now = self.clock.now();
+        let step: Step = Arc::new(move |r: &ApprovalRecord| lifecycle::apply(r, &event, now));
         self.run(request_id, can_finish, step).await
     }
 
