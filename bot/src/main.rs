@@ -411,10 +411,10 @@ async fn export(
     if let Format::Csv = format {
         writeln!(out, "{}", hitl_bot::audit_csv::HEADER)?;
     }
-    let mut after = 0;
+    let mut cursor: Option<String> = None;
     loop {
         let page = api
-            .audit_page(request_id.as_deref(), after, 1000)
+            .audit_from(request_id.as_deref(), cursor.as_deref(), 1000)
             .await
             .map_err(hint)?;
         for e in &page.events {
@@ -423,8 +423,8 @@ async fn export(
                 Format::Csv => writeln!(out, "{}", hitl_bot::audit_csv::row(e))?,
             }
         }
-        match page.next_after {
-            Some(n) => after = n,
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
             None => break,
         }
     }

@@ -261,6 +261,25 @@ impl ApiClient {
         let query = [("after", after.to_string()), ("limit", limit.to_string())];
         self.send(self.http.get(url).query(&query)).await
     }
+
+    /// One page of the audit trail from `cursor` (a page's `next_cursor`;
+    /// `None`: the oldest entry).
+    pub async fn audit_from(
+        &self,
+        request_id: Option<&str>,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<AuditPage, ClientError> {
+        let url = match request_id {
+            Some(id) => self.url(&[id, "audit"]),
+            None => self.url_of(&["v1", "audit"]),
+        };
+        let mut query = vec![("limit", limit.to_string())];
+        if let Some(c) = cursor {
+            query.push(("cursor", c.to_owned()));
+        }
+        self.send(self.http.get(url).query(&query)).await
+    }
 }
 
 /// `url` without userinfo, query or fragment: what may appear in messages

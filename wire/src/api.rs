@@ -99,7 +99,7 @@ pub struct ApprovalList {
 /// One state change in the audit history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
-    /// Increasing across the whole store; page with `GET /v1/audit?after=SEQ`.
+    /// Increasing across the whole store (SQLite); page with `cursor`.
     pub seq: i64,
     pub request_id: String,
     pub at: DateTime<Utc>,
@@ -120,7 +120,12 @@ pub struct AuditEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditPage {
     pub events: Vec<AuditEvent>,
-    /// Pass as `after` to get the next page; absent on the last page.
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    /// Opaque: pass it back as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+    /// The next page as `after=SEQ`, the older form, kept for stores that
+    /// number all entries in one sequence (SQLite).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_after: Option<i64>,
 }

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::error::AppError;
 use super::extract::{ApiJson, ApiQuery};
 use crate::outbox::Delivery;
-use crate::service::{ApprovalService, Created};
+use crate::service::{ApprovalService, Created, ServiceError};
+use crate::store::AuditFrom;
 
 type Svc = State<Arc<ApprovalService>>;
 
@@ -144,6 +145,9 @@ pub async fn execution(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
+    /// A page's `next_cursor`, as it was given.
+    cursor: Option<String>,
+    /// The older form: after this global `seq` (SQLite only).
     after: Option<i64>,
     limit: Option<usize>,
 }
@@ -170,11 +174,33 @@ async fn audit_page(
     q: AuditQuery,
 ) -> Result<Json<AuditPage>, AppError> {
     let limit = limit_in_range(q.limit, MAX_LIST_LIMIT)?;
-    let events = svc.audit(id, q.after.unwrap_or(0), limit).await?;
-    let next_after = (events.len() == limit)
-        .then(|| events.last().map(|e| e.seq))
-        .flatten();
-    Ok(Json(AuditPage { events, next_after }))
+    let from = match (q.cursor, q.after) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::bad_request(
+                "invalid_query",
+                "give `cursor` or `after`, not both".to_owned(),
+            ));
+        }
+        (Some(c), None) => AuditFrom::Cursor(c),
+        (None, Some(seq)) if seq > 0 => AuditFrom::Seq(seq),
+        (None, _) => AuditFrom::Start,
+    };
+    let (events, next_cursor) = svc
+        .audit_page(id, from, limit)
+        .await
+        .map_err(|e| match e {
+            // The only invalid input here is the cursor, a query parameter.
+            ServiceError::Invalid(m) => AppError::bad_request("invalid_query", m),
+            other => other.into(),
+        })?;
+    let next_after = next_cursor
+        .as_ref()
+        .and_then(|_| events.last().map(|e| e.seq));
+    Ok(Json(AuditPage {
+        events,
+        next_cursor,
+        next_after,
+    }))
 }
 
 fn limit_in_range(limit: Option<usize>, default: usize) -> Result<usize, AppError> {

@@ -31,7 +31,7 @@ use crate::lifecycle::Refusal;
 use crate::metrics::Metrics;
 use crate::notify::{Fanout, LogNotifier, Notice, Notifier};
 use crate::people::People;
-use crate::store::{ListFilter, Store, StoreError};
+use crate::store::{AuditFrom, ListFilter, Store, StoreError};
 use crate::waiters::Waiters;
 use crate::workflow::{Due, Workflow};
 
@@ -88,6 +88,7 @@ impl From<StoreError> for ServiceError {
             StoreError::NotFound(id) => ServiceError::NotFound(id),
             StoreError::Refused(r) => ServiceError::Refused(r),
             StoreError::Backend(m) => ServiceError::Internal(m),
+            StoreError::BadCursor(m) => ServiceError::Invalid(m),
         }
     }
 }
@@ -189,13 +190,29 @@ impl ApprovalService {
         Ok(self.store.list(ListFilter { status, limit }).await?)
     }
 
+    /// Audit history after the global `seq` `after` (SQLite only).
     pub async fn audit(
         &self,
         request_id: Option<&str>,
         after: i64,
         limit: usize,
     ) -> Result<Vec<AuditEvent>, ServiceError> {
-        Ok(self.store.audit(request_id, after, limit).await?)
+        let from = if after > 0 {
+            AuditFrom::Seq(after)
+        } else {
+            AuditFrom::Start
+        };
+        Ok(self.store.audit(request_id, from, limit).await?.0)
+    }
+
+    /// One page of audit history and the opaque cursor of the next one.
+    pub async fn audit_page(
+        &self,
+        request_id: Option<&str>,
+        from: AuditFrom,
+        limit: usize,
+    ) -> Result<(Vec<AuditEvent>, Option<String>), ServiceError> {
+        Ok(self.store.audit(request_id, from, limit).await?)
     }
 
     pub async fn count_pending(&self) -> Result<u64, ServiceError> {

@@ -38,6 +38,21 @@ pub enum StoreError {
     Refused(#[from] Refusal),
     #[error("store failure: {0}")]
     Backend(String),
+    /// A paging cursor this store never gave out, or one it cannot honour.
+    #[error("{0}")]
+    BadCursor(String),
+}
+
+/// Where a page of audit history starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditFrom {
+    /// The oldest entry.
+    Start,
+    /// After the last entry of an earlier page (its opaque `next_cursor`).
+    Cursor(String),
+    /// After a global `seq`: only a store that numbers all entries in one
+    /// sequence (SQLite) can honour it; others refuse with `BadCursor`.
+    Seq(i64),
 }
 
 /// What [`Store::insert`] did.
@@ -189,13 +204,14 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<(Vec<String>, String), StoreError>;
 
-    /// Audit history after `after` (a `seq`), oldest first, at most `limit`.
+    /// Audit history from `from`, oldest first, at most `limit`, and the
+    /// opaque cursor of the next page (`None` when this page is the last).
     async fn audit(
         &self,
         request_id: Option<&str>,
-        after: i64,
+        from: AuditFrom,
         limit: usize,
-    ) -> Result<Vec<AuditEvent>, StoreError>;
+    ) -> Result<(Vec<AuditEvent>, Option<String>), StoreError>;
 
     /// Deletes final records decided before `cutoff`, with their history and
     /// message references, and session threads started before `cutoff`.

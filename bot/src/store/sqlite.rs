@@ -17,7 +17,7 @@ use hitl_wire::api::AuditEvent;
 use hitl_wire::{ApprovalRecord, Status};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{Inserted, ListFilter, MessageRef, Step, Store, StoreError, ThreadRef};
+use super::{AuditFrom, Inserted, ListFilter, MessageRef, Step, Store, StoreError, ThreadRef};
 use crate::lifecycle::AuditEntry;
 use crate::notify::Notice;
 use crate::outbox::{Delivery, DeliveryState, OutboxRow, Settle};
@@ -716,9 +716,14 @@ impl Store for SqliteStore {
     async fn audit(
         &self,
         request_id: Option<&str>,
-        after: i64,
+        from: AuditFrom,
         limit: usize,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
+    ) -> Result<(Vec<AuditEvent>, Option<String>), StoreError> {
+        let after = match from {
+            AuditFrom::Start => 0,
+            AuditFrom::Seq(seq) => seq,
+            AuditFrom::Cursor(c) => audit_cursor_seq(&c)?,
+        };
         let id = request_id.map(str::to_owned);
         self.with_conn(move |conn| {
             let mut stmt = conn.prepare_cached(
@@ -751,7 +756,10 @@ impl Store for SqliteStore {
                     detail: serde_json::from_str(&detail)?,
                 });
             }
-            Ok(out)
+            let next = (out.len() == limit)
+                .then(|| out.last().map(|e| audit_cursor(e.seq)))
+                .flatten();
+            Ok((out, next))
         })
         .await
     }
@@ -944,4 +952,22 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
+
+/// The audit cursor after entry `seq`. Opaque to callers: the prefix keeps
+/// them from mistaking it for a count, and lets the format change.
+fn audit_cursor(seq: i64) -> String {
+    format!("sq1.{seq}")
+}
+
+fn audit_cursor_seq(cursor: &str) -> Result<i64, StoreError> {
+    cursor
+        .strip_prefix("sq1.")
+        .and_then(|s| s.parse::<i64>().ok())
+        .filter(|seq| *seq >= 0)
+        .ok_or_else(|| {
+            StoreError::BadCursor(format!(
+                "`cursor` {cursor:?} is not one this service gave out; pass a page's `next_cursor` as it is"
+            ))
+        })
 }

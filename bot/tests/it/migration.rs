@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use hitl_bot::store::sqlite::SqliteStore;
-use hitl_bot::store::{MessageRef, Store};
+use hitl_bot::store::{AuditFrom, MessageRef, Store};
 use hitl_wire::Status;
 
 fn fixture_copy() -> (tempfile::TempDir, std::path::PathBuf) {
@@ -99,9 +99,10 @@ async fn a_release_0_1_database_opens_with_nothing_lost() {
 
     // The history is all there, in order.
     let actions: Vec<_> = store
-        .audit(None, 0, 100)
+        .audit(None, AuditFrom::Start, 100)
         .await
         .unwrap()
+        .0
         .into_iter()
         .map(|e| format!("{}:{}", e.request_id, e.action))
         .collect();

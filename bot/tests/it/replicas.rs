@@ -8,8 +8,8 @@ use std::time::Duration;
 use hitl_bot::Running;
 use hitl_bot::clock::Clock;
 use hitl_bot::service::{ReplicaSettings, Settings};
-use hitl_bot::store::Store;
 use hitl_bot::store::sqlite::SqliteStore;
+use hitl_bot::store::{AuditFrom, Store};
 use hitl_wire::Status;
 use hitl_wire::api::CreateApproval;
 use reqwest::StatusCode;
@@ -228,7 +228,11 @@ async fn a_thousand_timers_over_two_live_processes_each_fire_once() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let audit = store_a.audit(None, 0, 100_000).await.unwrap();
+    let audit = store_a
+        .audit(None, AuditFrom::Start, 100_000)
+        .await
+        .unwrap()
+        .0;
     let mut expired = std::collections::HashMap::<String, usize>::new();
     for e in audit.iter().filter(|e| e.action == "expired") {
         *expired.entry(e.request_id.clone()).or_default() += 1;
