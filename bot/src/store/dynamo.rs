@@ -73,9 +73,7 @@ impl DynamoStore {
     /// A client for `table` from the SDK's own settings (region,
     /// credentials, AWS_ENDPOINT_URL*), with the retry policy above.
     pub async fn from_env(table: &str, retention: Option<Duration>) -> Self {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
+        let sdk = sdk_config().await;
         let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
             .retry_config(
                 aws_sdk_dynamodb::config::retry::RetryConfig::standard()
@@ -123,18 +121,21 @@ impl DynamoStore {
         let mut out = Vec::new();
         let mut start = None;
         loop {
-            let page = self
+            let mut q = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
                 .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":p", s(prefix))
                 .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_err)?;
+                .set_exclusive_start_key(start);
+            // DynamoDB refuses an empty string as a key condition value.
+            q = if prefix.is_empty() {
+                q.key_condition_expression("pk = :pk")
+            } else {
+                q.key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+                    .expression_attribute_values(":p", s(prefix))
+            };
+            let page = q.send().await.map_err(sdk_err)?;
             out.extend(page.items.unwrap_or_default());
             start = page.last_evaluated_key;
             if start.is_none() {
@@ -390,6 +391,21 @@ impl DynamoStore {
     async fn outbox_pending(&self, channel: &str) -> Result<Vec<Item>, StoreError> {
         Ok(self.query_index(&outbox_gsi(channel), None, false).await?.0)
     }
+}
+
+/// The SDK's settings from the environment, over the one TLS stack the
+/// binaries carry (rustls with ring).
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    use aws_smithy_http_client::tls;
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
+        .load()
+        .await
 }
 
 /// Why a transaction did not commit.
