@@ -13,6 +13,7 @@
 //! request signatures). These are plain strings per platform, so the same
 //! methods serve Slack and Teams and any back end can hold them.
 
+pub mod dynamo;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -38,6 +39,10 @@ pub enum StoreError {
     Refused(#[from] Refusal),
     #[error("store failure: {0}")]
     Backend(String),
+    /// Throttled or a transient failure, still failing after retries: the
+    /// caller should try again shortly (HTTP 503 with Retry-After).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// What [`Store::insert`] did.
