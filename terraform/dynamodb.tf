@@ -1,18 +1,25 @@
-# One table for everything the service keeps (see ARCHITECTURE.md, "The
-# DynamoDB table"):
+# One table for everything the service keeps (bot/src/store/dynamo.rs; see
+# ARCHITECTURE.md, "The DynamoDB table"). Numbers in keys are zero-padded to
+# 20 digits so they sort as strings; '#' inside a component is escaped.
 #
-#   item            pk                  sk                    notes
-#   record          REQ#<id>            REC                   status, fields, task_token; gsi1 only while pending
-#   audit event     REQ#<id>            EV#<seq>              the request's history, oldest first
-#   message ref     REQ#<id>            MSG#<channel>         where a card was posted (to update it)
-#   outbox row      REQ#<id>            OUT#<seq>#<channel>   kind=outbox; the stream routes it to the channel queue
-#   once-key        ONCE#<key>          ONCE                  expires_at TTL (Slack retries, Teams invokes)
-#   credential      TOK#<hash>          TOK                   approver/requester tokens (hitl-bot token create)
-#   change          CHG#<shard>         <seq>               change feed sharded over N items: no hot item
+#   item            pk                          sk                          gsi1pk (sparse)
+#   record          REQ#<id>                    REC                         PENDING while pending
+#   audit event     REQ#<id>                    EV#<seq>                    -
+#   timer           REQ#<id>                    TMR#remind|expire           TIMER
+#   outbox row      REQ#<id>                    OUT#<seq>#<channel>         OUT#<channel> until settled
+#   message ref     REQ#<id>                    MSG#<platform>              -
+#   thread index    THR#<platform>#<conv>#<th>  <created>#<message>#<id>    -
+#   session thread  SES#<platform>#<chan>#<ses> SES                         -
+#   once-key        ONCE#<key>                  ONCE                        -
+#   final (feed)    CHG#<00..15>                <at ms>#<id>                -
+#   credential      TOK#<hash>                  TOK                         -
 #
-# gsi1 (sparse: only pending records carry gsi1pk) lists pending requests by
-# deadline. TTL on expires_at removes final records after the retention and
-# spent once-keys; readers ignore items whose expires_at has passed before
+# gsi1 ("pending") holds only what is still open: pending records by
+# deadline, timers by due time, undelivered outbox rows by next attempt.
+# The finals feed is sharded over 16 partitions by request id, so no item is
+# written by every decision. TTL on expires_at (seconds) removes final
+# records after the retention, feed entries after an hour and spent
+# once-keys; readers ignore items whose expires_at has passed before
 # DynamoDB deletes them.
 resource "aws_dynamodb_table" "approvals" {
   name         = "${local.name}-approvals"

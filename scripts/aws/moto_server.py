@@ -77,6 +77,32 @@ def notify_heartbeat(self):
 
 CallbackEndpoint.notify_heartbeat = notify_heartbeat
 
+# moto's TransactWriteItems snapshots the tables and restores the snapshot
+# when a condition fails, so a concurrent write in between is undone (and a
+# losing transaction can bring back an item it never wrote). DynamoDB
+# serializes them; so do we: every DynamoDB write takes one lock.
+import functools  # noqa: E402
+import threading  # noqa: E402
+
+from moto.dynamodb.models import DynamoDBBackend  # noqa: E402
+
+_ddb_writes = threading.RLock()
+
+
+def _serialized(fn):
+    @functools.wraps(fn)
+    def locked(*args, **kwargs):
+        with _ddb_writes:
+            return fn(*args, **kwargs)
+
+    return locked
+
+
+for _name in ("transact_write_items", "put_item", "update_item", "delete_item",
+              "batch_write_item"):
+    if hasattr(DynamoDBBackend, _name):
+        setattr(DynamoDBBackend, _name, _serialized(getattr(DynamoDBBackend, _name)))
+
 from moto.server import main  # noqa: E402
 
 main(["-H", "127.0.0.1", "-p", port])

@@ -16,6 +16,8 @@ pub struct AppError {
     pub code: &'static str,
     pub message: String,
     pub record: Option<Box<ApprovalRecord>>,
+    /// Seconds for a Retry-After header (503 answers).
+    pub retry_after: Option<u32>,
 }
 
 impl AppError {
@@ -25,6 +27,7 @@ impl AppError {
             code,
             message: message.into(),
             record: None,
+            retry_after: None,
         }
     }
 
@@ -66,6 +69,16 @@ impl From<ServiceError> for AppError {
                     "internal error",
                 )
             }
+            ServiceError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "store unavailable");
+                let mut err = AppError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the approval store is busy; retry shortly",
+                );
+                err.retry_after = Some(1);
+                err
+            }
             ServiceError::Refused(refusal) => {
                 let (status, code) = match &refusal {
                     Refusal::AlreadyFinal(_) => (StatusCode::CONFLICT, "already_decided"),
@@ -100,6 +113,11 @@ impl IntoResponse for AppError {
             message: self.message,
             record: self.record,
         };
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        resp
     }
 }

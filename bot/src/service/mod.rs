@@ -80,6 +80,9 @@ pub enum ServiceError {
     },
     #[error("{0}")]
     Internal(String),
+    /// The store is throttled or briefly failing; retry shortly.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<StoreError> for ServiceError {
@@ -89,6 +92,7 @@ impl From<StoreError> for ServiceError {
             StoreError::Refused(r) => ServiceError::Refused(r),
             StoreError::Backend(m) => ServiceError::Internal(m),
             StoreError::BadCursor(m) => ServiceError::Invalid(m),
+            StoreError::Unavailable(m) => ServiceError::Unavailable(m),
         }
     }
 }

@@ -166,7 +166,7 @@ pub fn refusal(request_id: &str, e: &ServiceError) -> Feedback {
         },
         ServiceError::Invalid(m) => Feedback::new(escape(m), m.clone()),
         ServiceError::Conflict { message, .. } => Feedback::new(escape(message), message.clone()),
-        ServiceError::Internal(_) => Feedback::new(
+        ServiceError::Internal(_) | ServiceError::Unavailable(_) => Feedback::new(
             ":warning: Your decision could not be recorded, so nothing changed; please try again."
                 .to_owned(),
             "Your decision could not be recorded, so nothing changed; please try again.".to_owned(),

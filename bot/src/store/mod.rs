@@ -13,6 +13,7 @@
 //! request signatures). These are plain strings per platform, so the same
 //! methods serve Slack and Teams and any back end can hold them.
 
+pub mod dynamo;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -41,6 +42,10 @@ pub enum StoreError {
     /// A paging cursor this store never gave out, or one it cannot honour.
     #[error("{0}")]
     BadCursor(String),
+    /// Throttled or a transient failure, still failing after retries: the
+    /// caller should try again shortly (HTTP 503 with Retry-After).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// Where a page of audit history starts.
@@ -50,8 +55,8 @@ pub enum AuditFrom {
     Start,
     /// After the last entry of an earlier page (its opaque `next_cursor`).
     Cursor(String),
-    /// After a global `seq`: only a store that numbers all entries in one
-    /// sequence (SQLite) can honour it; others refuse with `BadCursor`.
+    /// After an entry's `seq`, the older form: SQLite numbers all entries in
+    /// one sequence; a store that cannot honour it refuses with `BadCursor`.
     Seq(i64),
 }
 

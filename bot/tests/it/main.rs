@@ -16,5 +16,6 @@ mod migration;
 mod replicas;
 mod restart;
 mod slack;
+mod store_contract;
 mod teams;
 mod timers;

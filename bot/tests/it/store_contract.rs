@@ -1,0 +1,614 @@
+//! One contract for every store: each case runs against SQLite and against
+//! DynamoDB (the real SDK client talking to moto's server on 127.0.0.1).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use chrono::Utc;
+use hitl_bot::lifecycle::{self, AuditEntry, Event, Refusal};
+use hitl_bot::notify::Notice;
+use hitl_bot::outbox::{DeliveryState, Settle};
+use hitl_bot::store::dynamo::DynamoStore;
+use hitl_bot::store::sqlite::SqliteStore;
+use hitl_bot::store::{AuditFrom, Inserted, MessageRef, Step, Store, StoreError};
+use hitl_bot::workflow::TimerKind;
+use hitl_wire::api::DecisionAction;
+use hitl_wire::{ApprovalRecord, Status};
+use serde_json::json;
+
+/// A store under test and what keeps it alive.
+pub struct Backend {
+    pub store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    pub moto: Option<Moto>,
+}
+
+impl Backend {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("hitl.db")).unwrap();
+        Self {
+            store: Arc::new(store),
+            _dir: Some(dir),
+            moto: None,
+        }
+    }
+
+    pub async fn dynamo() -> Self {
+        let moto = Moto::start().await;
+        let table = moto.create_table().await;
+        let store = DynamoStore::new(
+            moto.client.clone(),
+            table,
+            Some(Duration::from_secs(7 * 24 * 3600)),
+        );
+        Self {
+            store: Arc::new(store),
+            _dir: None,
+            moto: Some(moto),
+        }
+    }
+}
+
+/// moto's server (scripts/aws/moto_server.py, installed into .deps by
+/// scripts/aws/install) on a free port; stopped on drop.
+pub struct Moto {
+    child: std::process::Child,
+    pub url: String,
+    pub client: aws_sdk_dynamodb::Client,
+}
+
+impl Moto {
+    // Test set-up reads where ./scripts/test installed moto.
+    #[allow(clippy::disallowed_methods)]
+    pub async fn start() -> Self {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let python = std::env::var("HITL_AWS_PYTHON")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| root.join(".deps/aws-venv/bin/python"));
+        assert!(
+            python.exists(),
+            "moto is not installed at {}: run scripts/aws/install (or set HITL_AWS_PYTHON)",
+            python.display()
+        );
+        let port = crate::support::free_port();
+        let child = std::process::Command::new(&python)
+            .arg(root.join("scripts/aws/moto_server.py"))
+            .arg(port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start moto's server");
+        let url = format!("http://127.0.0.1:{port}");
+        let http = crate::support::http();
+        for _ in 0..150 {
+            if http
+                .get(format!("{url}/moto-api/config"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .endpoint_url(&url)
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "test", "test", None, None, "static",
+            ))
+            .http_client(
+                aws_smithy_http_client::Builder::new()
+                    .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                        aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                    ))
+                    .build_https(),
+            )
+            .build();
+        Self {
+            child,
+            url,
+            client: aws_sdk_dynamodb::Client::from_conf(conf),
+        }
+    }
+
+    /// A table with the layout of terraform/dynamodb.tf.
+    pub async fn create_table(&self) -> String {
+        let name = format!("hitl-{}", uuid_like());
+        let attr = |n: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(n)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap()
+        };
+        let key = |n: &str, t: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(n)
+                .key_type(t)
+                .build()
+                .unwrap()
+        };
+        self.client
+            .create_table()
+            .table_name(&name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("pk"))
+            .attribute_definitions(attr("sk"))
+            .attribute_definitions(attr("gsi1pk"))
+            .attribute_definitions(attr("gsi1sk"))
+            .key_schema(key("pk", KeyType::Hash))
+            .key_schema(key("sk", KeyType::Range))
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name("pending")
+                    .key_schema(key("gsi1pk", KeyType::Hash))
+                    .key_schema(key("gsi1sk", KeyType::Range))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create table at {}: {e:?}", self.url));
+        name
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn uuid_like() -> String {
+    format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+pub fn record(id: &str, deadline_secs: i64) -> ApprovalRecord {
+    let now = Utc::now();
+    ApprovalRecord {
+        request_id: id.into(),
+        status: Status::Pending,
+        requester: "agent".into(),
+        agent_prompt: None,
+        proposed_action: None,
+        tool: "write_file".into(),
+        server: Some("filesystem".into()),
+        arguments: json!({ "path": "/tmp/x" }),
+        arguments_hash: hitl_wire::arguments_hash(&json!({ "path": "/tmp/x" })),
+        arguments_executed: None,
+        executed_at: None,
+        risk: hitl_wire::Risk::High,
+        reasons: vec![],
+        approvers: vec![],
+        quorum: 1,
+        approvals: vec![],
+        approver: None,
+        reason: None,
+        timestamp: now,
+        expires_at: now + chrono::Duration::seconds(deadline_secs),
+        decided_at: None,
+        escalation: None,
+        reminded_at: None,
+        notification_sent: false,
+        session: None,
+        channel: None,
+    }
+}
+
+fn created(r: &ApprovalRecord) -> AuditEntry {
+    AuditEntry {
+        at: r.timestamp,
+        actor: r.requester.clone(),
+        action: "created",
+        from_status: None,
+        to_status: Status::Pending,
+        detail: json!({}),
+    }
+}
+
+fn step(event: Event) -> Step {
+    Arc::new(move |r: &ApprovalRecord| lifecycle::apply(r, &event, Utc::now()))
+}
+
+fn approve(who: &str) -> Step {
+    step(Event::Decide {
+        action: DecisionAction::Approve,
+        approver: who.into(),
+        reason: None,
+        allowed: true,
+        people: Default::default(),
+    })
+}
+
+fn cancel() -> Step {
+    step(Event::Cancel {
+        by: None,
+        reason: Some("not needed".into()),
+    })
+}
+
+async fn add(store: &dyn Store, id: &str, outbox: &[String]) -> ApprovalRecord {
+    let r = record(id, 600);
+    match store.insert(r.clone(), created(&r), outbox).await.unwrap() {
+        Inserted::Created(r) => r,
+        Inserted::Existing(_) => panic!("{id} existed"),
+    }
+}
+
+async fn create_is_idempotent(b: Backend) {
+    let s = &*b.store;
+    let first = add(s, "apr_idem", &[]).await;
+    let again = record("apr_idem", 60);
+    match s.insert(again.clone(), created(&again), &[]).await.unwrap() {
+        Inserted::Existing(r) => assert_eq!(r.expires_at, first.expires_at),
+        Inserted::Created(_) => panic!("a second create replaced the record"),
+    }
+    assert_eq!(
+        s.get("apr_idem").await.unwrap().unwrap().request_id,
+        "apr_idem"
+    );
+    assert!(s.get("apr_none").await.unwrap().is_none());
+    let audit = s
+        .audit(Some("apr_idem"), AuditFrom::Start, 10)
+        .await
+        .unwrap()
+        .0;
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0].action, "created");
+}
+
+async fn one_of_many_decisions_wins(b: Backend) {
+    let s = b.store.clone();
+    add(&*s, "apr_race", &[]).await;
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.transition("apr_race", approve(&format!("person{i}")), &[])
+                .await
+        }));
+    }
+    let mut winners = Vec::new();
+    let mut losers = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(r) => winners.push(r),
+            Err(StoreError::Refused(Refusal::AlreadyFinal(r))) => losers.push(r),
+            Err(e) => panic!("a decision failed instead of losing: {e}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one decision wins");
+    let winner = winners[0].approver.clone().unwrap();
+    assert_eq!(losers.len(), 99);
+    // Every loser learns who won.
+    assert!(
+        losers
+            .iter()
+            .all(|r| r.approver.as_deref() == Some(&winner))
+    );
+    let stored = s.get("apr_race").await.unwrap().unwrap();
+    assert_eq!(stored.status, Status::Approved);
+    assert_eq!(stored.approver.as_deref(), Some(winner.as_str()));
+    // created + one decision, nothing from the losers.
+    let audit = s
+        .audit(Some("apr_race"), AuditFrom::Start, 500)
+        .await
+        .unwrap()
+        .0;
+    assert_eq!(audit.len(), 2, "{audit:#?}");
+}
+
+async fn pending_listing_follows_decisions(b: Backend) {
+    let s = &*b.store;
+    for (id, secs) in [("apr_p3", 900), ("apr_p1", 300), ("apr_p2", 600)] {
+        let r = record(id, secs);
+        s.insert(r.clone(), created(&r), &[]).await.unwrap();
+    }
+    s.transition("apr_p2", approve("alice"), &[]).await.unwrap();
+    let pending: Vec<String> = s
+        .pending()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.request_id)
+        .collect();
+    assert_eq!(pending, ["apr_p1", "apr_p3"], "oldest deadline first");
+    assert_eq!(s.count_pending().await.unwrap(), 2);
+    let ids = ["apr_p1", "apr_p2", "apr_nope"].map(String::from);
+    let finals = s.finals_among(&ids).await.unwrap();
+    assert_eq!(finals.len(), 1);
+    assert_eq!(finals[0].request_id, "apr_p2");
+    let listed = s
+        .list(hitl_bot::store::ListFilter {
+            status: Some(Status::Pending),
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 2);
+}
+
+async fn outbox_goes_out_in_order(b: Backend) {
+    let s = &*b.store;
+    let ch = vec!["sns".to_owned()];
+    add(s, "apr_out", &ch).await;
+    s.transition("apr_out", cancel(), &ch).await.unwrap();
+    let now = Utc::now();
+    let lease = now + chrono::Duration::seconds(30);
+    let rows = s.outbox_claim("sns", now, lease, 10).await.unwrap();
+    assert_eq!(rows.len(), 1, "only the request's first notice is due");
+    assert_eq!(rows[0].notice, Notice::Created);
+    assert!(
+        s.outbox_claim("sns", now, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a leased row is not claimed twice"
+    );
+    s.outbox_settle("sns", "apr_out", rows[0].seq, Settle::Delivered { at: now })
+        .await
+        .unwrap();
+    let rows = s.outbox_claim("sns", Utc::now(), lease, 10).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].notice, Notice::Cancelled);
+    assert_eq!(rows[0].record.status, Status::Cancelled);
+    let later = Utc::now() + chrono::Duration::seconds(60);
+    s.outbox_settle(
+        "sns",
+        "apr_out",
+        rows[0].seq,
+        Settle::Retry {
+            next_at: later,
+            error: "HTTP 500".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let due = s.outbox_next_due("sns").await.unwrap().unwrap();
+    assert_eq!(due.timestamp_millis(), later.timestamp_millis());
+    let d = s.deliveries("apr_out").await.unwrap();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].state, DeliveryState::Pending);
+    assert_eq!(d[0].attempts, 2);
+    assert_eq!(d[0].last_error.as_deref(), Some("HTTP 500"));
+}
+
+async fn timers_lease_and_go_with_the_decision(b: Backend) {
+    let s = &*b.store;
+    add(s, "apr_tmr", &[]).await;
+    let timers = s.timers().await.unwrap();
+    assert!(
+        timers
+            .iter()
+            .any(|t| t.request_id == "apr_tmr" && t.kind == TimerKind::Expire)
+    );
+    let now = Utc::now();
+    let until = now + chrono::Duration::seconds(30);
+    assert!(
+        s.claim_timer("apr_tmr", TimerKind::Expire, now, until)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.claim_timer("apr_tmr", TimerKind::Expire, now, until)
+            .await
+            .unwrap()
+    );
+    s.release_timer("apr_tmr", TimerKind::Expire).await.unwrap();
+    assert!(
+        s.claim_timer("apr_tmr", TimerKind::Expire, now, until)
+            .await
+            .unwrap()
+    );
+    let late = now + chrono::Duration::seconds(3600);
+    assert!(
+        s.claim_due_timers(late, late + chrono::Duration::seconds(30), 10)
+            .await
+            .unwrap()
+            .iter()
+            .any(|t| t.request_id == "apr_tmr"),
+        "an expired lease is claimed again by the sweep"
+    );
+    s.transition("apr_tmr", approve("alice"), &[])
+        .await
+        .unwrap();
+    assert!(
+        s.timers()
+            .await
+            .unwrap()
+            .iter()
+            .all(|t| t.request_id != "apr_tmr")
+    );
+    assert!(
+        !s.claim_timer("apr_tmr", TimerKind::Expire, late, late)
+            .await
+            .unwrap()
+    );
+}
+
+async fn finals_feed_wakes_other_replicas(b: Backend) {
+    let s = &*b.store;
+    add(s, "apr_feed", &[]).await;
+    let (ids, cursor) = s.finals_since(None, 0).await.unwrap();
+    assert!(ids.is_empty());
+    s.transition("apr_feed", approve("alice"), &[])
+        .await
+        .unwrap();
+    let (ids, _) = s.finals_since(Some(&cursor), 1000).await.unwrap();
+    assert_eq!(ids, ["apr_feed"]);
+    assert!(s.finals_since(Some("not a cursor"), 10).await.is_err());
+}
+
+async fn once_keys_and_message_refs(b: Backend) {
+    let s = &*b.store;
+    let now = Utc::now();
+    let exp = now + chrono::Duration::seconds(60);
+    assert!(s.claim_once("slack:Ev1", exp, now).await.unwrap());
+    assert!(!s.claim_once("slack:Ev1", exp, now).await.unwrap());
+    assert!(
+        s.claim_once("slack:Ev1", exp, exp).await.unwrap(),
+        "expired claims are forgotten"
+    );
+    let r = MessageRef {
+        platform: "slack".into(),
+        conversation: "C1".into(),
+        message: "1.0001".into(),
+        thread: "1.0001".into(),
+        platform_ref: None,
+    };
+    assert!(matches!(
+        s.put_message_ref("apr_missing", r.clone()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    add(s, "apr_msg", &[]).await;
+    s.put_message_ref("apr_msg", r.clone()).await.unwrap();
+    assert_eq!(s.message_ref("apr_msg", "slack").await.unwrap(), Some(r));
+    assert!(s.message_ref("apr_msg", "teams").await.unwrap().is_none());
+    assert_eq!(
+        s.requests_in_thread("slack", "C1", "1.0001").await.unwrap(),
+        ["apr_msg"]
+    );
+    let t = hitl_bot::store::ThreadRef {
+        conversation: "C1".into(),
+        thread: "2.0".into(),
+        platform_ref: None,
+    };
+    let other = hitl_bot::store::ThreadRef {
+        thread: "3.0".into(),
+        ..t.clone()
+    };
+    assert_eq!(
+        s.put_session_thread("slack", "#ops", "sess", t.clone(), now)
+            .await
+            .unwrap(),
+        t
+    );
+    assert_eq!(
+        s.put_session_thread("slack", "#ops", "sess", other, now)
+            .await
+            .unwrap(),
+        t,
+        "the first writer's thread stays"
+    );
+}
+
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(super::Backend::sqlite()).await;
+                }
+            )*
+        }
+        mod dynamo {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(super::Backend::dynamo().await).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    create_is_idempotent,
+    one_of_many_decisions_wins,
+    pending_listing_follows_decisions,
+    outbox_goes_out_in_order,
+    timers_lease_and_go_with_the_decision,
+    finals_feed_wakes_other_replicas,
+    once_keys_and_message_refs,
+);
+
+/// DynamoDB only: a final record carries its TTL, and an item whose TTL
+/// passed is treated as gone before DynamoDB deletes it.
+#[tokio::test]
+async fn dynamo_final_records_expire_by_ttl() {
+    let b = Backend::dynamo().await;
+    let s = &*b.store;
+    add(s, "apr_ttl", &[]).await;
+    let decided = s
+        .transition("apr_ttl", approve("alice"), &[])
+        .await
+        .unwrap();
+    let moto = b.moto.as_ref().unwrap();
+    let tables = moto.client.list_tables().send().await.unwrap();
+    let table = tables.table_names()[0].clone();
+    let key = |id: &str| {
+        std::collections::HashMap::from([
+            (
+                "pk".to_owned(),
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("REQ#{id}")),
+            ),
+            (
+                "sk".to_owned(),
+                aws_sdk_dynamodb::types::AttributeValue::S("REC".into()),
+            ),
+        ])
+    };
+    let item = moto
+        .client
+        .get_item()
+        .table_name(&table)
+        .set_key(Some(key("apr_ttl")))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let ttl: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
+    assert_eq!(ttl, decided.decided_at.unwrap().timestamp() + 7 * 24 * 3600);
+    assert!(
+        !item.contains_key("gsi1pk"),
+        "a final record leaves the pending index"
+    );
+    // Age the item past its TTL, as DynamoDB would see it days later.
+    moto.client
+        .update_item()
+        .table_name(&table)
+        .set_key(Some(key("apr_ttl")))
+        .update_expression("SET expires_at = :t")
+        .expression_attribute_values(
+            ":t",
+            aws_sdk_dynamodb::types::AttributeValue::N((Utc::now().timestamp() - 1).to_string()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(s.get("apr_ttl").await.unwrap().is_none());
+    assert!(
+        s.finals_among(&["apr_ttl".to_owned()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Its id is free again.
+    assert!(matches!(
+        s.insert(record("apr_ttl", 60), created(&record("apr_ttl", 60)), &[])
+            .await
+            .unwrap(),
+        Inserted::Created(_)
+    ));
+}
