@@ -185,14 +185,11 @@ async fn audit_page(
         (None, Some(seq)) if seq > 0 => AuditFrom::Seq(seq),
         (None, _) => AuditFrom::Start,
     };
-    let (events, next_cursor) = svc
-        .audit_page(id, from, limit)
-        .await
-        .map_err(|e| match e {
-            // The only invalid input here is the cursor, a query parameter.
-            ServiceError::Invalid(m) => AppError::bad_request("invalid_query", m),
-            other => other.into(),
-        })?;
+    let (events, next_cursor) = svc.audit_page(id, from, limit).await.map_err(|e| match e {
+        // The only invalid input here is the cursor, a query parameter.
+        ServiceError::Invalid(m) => AppError::bad_request("invalid_query", m),
+        other => other.into(),
+    })?;
     let next_after = next_cursor
         .as_ref()
         .and_then(|_| events.last().map(|e| e.seq));
