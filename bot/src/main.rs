@@ -35,8 +35,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the approval service (HTTP API v1 on the embedded SQLite store)
-    Serve(ServeArgs),
+    /// Run the approval service (HTTP API v1; SQLite, or DynamoDB with TABLE_NAME and STATE_MACHINE_ARN)
+    Serve(Box<ServeArgs>),
     /// List requests waiting for a decision
     Pending {
         #[command(flatten)]
@@ -136,7 +136,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => serve(*args).await.map(|()| ExitCode::SUCCESS),
         Command::Pending { client } => pending(client).await,
         Command::Approve { id, reason, client } => {
             decide(client, &id, DecisionAction::Approve, reason).await
