@@ -15,10 +15,12 @@
 //! - [`people`]: identities across platforms (`slack:U…`, `teams:…`,
 //!   `email:…`, bare names) and people linked across them.
 //! - [`waiters`]: long-poll wake-ups.
+//! - [`audit_csv`]: the audit trail as CSV, safe to open in a spreadsheet.
 //! - [`config`], [`token`]: start-up settings and the local API token.
 //! - [`clock`], [`ids`], [`metrics`]: small shared pieces.
 
 pub mod api;
+pub mod audit_csv;
 pub mod clock;
 pub mod config;
 pub mod ids;

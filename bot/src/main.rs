@@ -18,7 +18,7 @@ use hitl_bot::store::sqlite::SqliteStore;
 use hitl_bot::{Running, token};
 use hitl_cards::Templates;
 use hitl_client::{ApiClient, ClientError};
-use hitl_wire::api::{AuditEvent, DecisionAction};
+use hitl_wire::api::DecisionAction;
 use hitl_wire::{ApprovalRecord, Status};
 use secrecy::SecretString;
 
@@ -426,10 +426,7 @@ async fn export(
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     if let Format::Csv = format {
-        writeln!(
-            out,
-            "seq,request_id,at,actor,action,from_status,to_status,detail"
-        )?;
+        writeln!(out, "{}", hitl_bot::audit_csv::HEADER)?;
     }
     let mut after = 0;
     loop {
@@ -440,7 +437,7 @@ async fn export(
         for e in &page.events {
             match format {
                 Format::Jsonl => writeln!(out, "{}", serde_json::to_string(e)?)?,
-                Format::Csv => writeln!(out, "{}", csv_row(e))?,
+                Format::Csv => writeln!(out, "{}", hitl_bot::audit_csv::row(e))?,
             }
         }
         match page.next_after {
@@ -450,35 +447,4 @@ async fn export(
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// One RFC 4180 row: fields with commas, quotes or newlines are quoted.
-fn csv_row(e: &AuditEvent) -> String {
-    let fields = [
-        e.seq.to_string(),
-        e.request_id.clone(),
-        e.at.to_rfc3339(),
-        e.actor.clone(),
-        e.action.clone(),
-        e.from_status.map(|s| s.to_string()).unwrap_or_default(),
-        e.to_status.to_string(),
-        if e.detail.is_null() {
-            String::new()
-        } else {
-            e.detail.to_string()
-        },
-    ];
-    fields
-        .iter()
-        .map(|f| csv_field(f))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn csv_field(f: &str) -> String {
-    if f.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", f.replace('"', "\"\""))
-    } else {
-        f.to_owned()
-    }
 }

@@ -190,3 +190,21 @@ async fn an_unreachable_service_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn audit_csv_never_starts_a_cell_with_a_formula() {
+    let s = TestServer::start().await;
+    // A caller-chosen id a spreadsheet would read as a formula.
+    s.create(json!({"request_id": "-2-1", "tool": "delete_branch"}))
+        .await;
+    let env = [("HITL_APPROVAL_URL", s.url.as_str()), ("HITL_TOKEN", TOKEN)];
+    let out = run(&["audit", "export", "--format", "csv"], &env).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    let created = csv.lines().find(|l| l.contains(",created,")).unwrap();
+    assert!(created.contains(",'-2-1,"), "{created}");
+    // The JSONL export keeps the value as it is.
+    let out = run(&["audit", "export", "--format", "jsonl"], &env).await;
+    assert!(text(&out.stdout).contains(r#""request_id":"-2-1""#));
+    s.stop().await;
+}

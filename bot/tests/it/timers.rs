@@ -1,82 +1,341 @@
-//! Deadlines and the reminder/escalation step, in the running service.
+//! Deadlines, reminders and expiry in virtual time: the service with the
+//! local workflow engine and a real SQLite file, on tokio's paused clock.
+//!
+//! The store answers from its own thread, which tokio cannot see; while
+//! [`Frozen`] holds, the paused clock moves only by `advance`, so a store
+//! round trip never lets a deadline slip by unasked.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use reqwest::StatusCode;
-use serde_json::json;
+use async_trait::async_trait;
+use hitl_bot::clock::Clock;
+use hitl_bot::notify::Fanout;
+use hitl_bot::service::{ApprovalService, ReplicaSettings, ServiceError, Settings};
+use hitl_bot::store::Store;
+use hitl_bot::store::sqlite::SqliteStore;
+use hitl_bot::workflow::local::LocalWorkflow;
+use hitl_bot::workflow::{Due, Workflow, WorkflowError};
+use hitl_wire::api::{CreateApproval, DecisionAction};
+use hitl_wire::{ApprovalRecord, Status};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
 
-use crate::support::TestServer;
+/// Keeps tokio's paused clock from auto-advancing (a running blocking task
+/// inhibits it) and gives up after `REAL_LIMIT` of wall-clock time, so a
+/// broken timer fails the test instead of hanging it.
+struct Frozen {
+    _release: std::sync::mpsc::Sender<()>,
+    limit: tokio::task::JoinHandle<()>,
+}
 
-#[tokio::test]
-async fn a_request_expires_at_its_deadline_with_a_reason() {
-    let s = TestServer::start().await;
-    let id = s.create(json!({"timeout_secs": 1})).await["request_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    // The long-poll is woken by the expiry itself.
-    let (status, r) = s.get(&format!("/v1/approvals/{id}?wait=20")).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(r["status"], "expired");
-    assert_eq!(r["reason"], "no decision within 1 second");
-    assert!(r.get("approver").is_none());
-    let (status, err) = s.decide(&id, "approve", "alice", None).await;
-    assert_eq!(status, StatusCode::CONFLICT);
+const REAL_LIMIT: Duration = Duration::from_secs(20);
+
+fn freeze() -> Frozen {
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let limit = tokio::task::spawn_blocking(move || {
+        let _ = held.recv_timeout(REAL_LIMIT);
+    });
+    Frozen {
+        _release: release,
+        limit,
+    }
+}
+
+/// Counts the timers the engine fires, then hands them to the service.
+struct Counted {
+    service: Arc<ApprovalService>,
+    fired: AtomicUsize,
+}
+
+#[async_trait]
+impl Due for Counted {
+    async fn expire(&self, id: &str) {
+        self.fired.fetch_add(1, Ordering::SeqCst);
+        self.service.expire(id).await
+    }
+    async fn remind(&self, id: &str) {
+        self.fired.fetch_add(1, Ordering::SeqCst);
+        self.service.remind(id).await
+    }
+}
+
+/// Stands in for a workflow back end that cannot be reached (Step
+/// Functions down): every start fails.
+struct Unreachable;
+
+#[async_trait]
+impl Workflow for Unreachable {
+    async fn start(&self, _: &ApprovalRecord) -> Result<(), WorkflowError> {
+        Err(WorkflowError("connection refused".into()))
+    }
+    async fn finish(&self, _: &ApprovalRecord) -> Result<(), WorkflowError> {
+        Ok(())
+    }
+}
+
+struct Paused {
+    svc: Arc<ApprovalService>,
+    store: Arc<SqliteStore>,
+    engine: Option<Arc<Counted>>,
+    frozen: Frozen,
+    stop: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Paused {
+    /// The service with the local engine; `sweep` also runs the sweep.
+    async fn start(sweep: bool) -> Self {
+        Self::start_with(None, sweep).await
+    }
+
+    async fn start_with(workflow: Option<Arc<dyn Workflow>>, sweep: bool) -> Self {
+        let frozen = freeze();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("hitl.db")).unwrap());
+        let clock = Clock::tokio();
+        let stop = CancellationToken::new();
+        let settings = Settings {
+            replicas: ReplicaSettings {
+                sweep_every: Duration::from_secs(1),
+                ..ReplicaSettings::default()
+            },
+            ..Settings::default()
+        };
+        let (local, driver) = LocalWorkflow::new(clock.clone());
+        let local_engine = workflow.is_none();
+        let workflow = workflow.unwrap_or_else(|| Arc::new(local));
+        let svc = ApprovalService::new(
+            store.clone(),
+            workflow,
+            Fanout::new(Vec::new()),
+            clock,
+            settings,
+            stop.clone(),
+        );
+        let engine = local_engine.then(|| {
+            let counted = Arc::new(Counted {
+                service: svc.clone(),
+                fired: AtomicUsize::new(0),
+            });
+            let due: Arc<dyn Due> = counted.clone();
+            tokio::spawn(driver.run(Arc::downgrade(&due), store.clone(), stop.clone()));
+            // `run` holds a weak reference; `counted` keeps the target alive.
+            counted
+        });
+        if sweep {
+            svc.spawn_sweeper(&stop);
+        }
+        Self {
+            svc,
+            store,
+            engine,
+            frozen,
+            stop,
+            _dir: dir,
+        }
+    }
+
+    async fn create(&self, extra: Value) -> ApprovalRecord {
+        let mut body = json!({"tool": "delete_bucket", "arguments": {"bucket": "prod"},
+            "risk": "high", "requester": "agent-1"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let body: CreateApproval = serde_json::from_value(body).unwrap();
+        self.svc.create(body).await.unwrap().0
+    }
+
+    /// The record once it is final; fails the test after `REAL_LIMIT`.
+    async fn until_final(&mut self, id: &str) -> ApprovalRecord {
+        tokio::select! {
+            r = self.svc.wait(id, Duration::from_secs(365 * 24 * 3600)) => r.unwrap(),
+            _ = &mut self.frozen.limit => panic!("{id} never became final"),
+        }
+    }
+
+    fn fired(&self) -> usize {
+        self.engine.as_ref().unwrap().fired.load(Ordering::SeqCst)
+    }
+
+    async fn actions(&self, id: &str) -> Vec<String> {
+        self.svc
+            .audit(Some(id), 0, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect()
+    }
+
+    async fn stored_timers(&self, id: &str) -> usize {
+        let all = self.store.timers().await.unwrap();
+        all.iter().filter(|t| t.request_id == id).count()
+    }
+
+    fn stop(self) {
+        self.stop.cancel();
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_expires_exactly_at_its_deadline_with_a_reason() {
+    let mut p = Paused::start(false).await;
+    let r = p.create(json!({"timeout_secs": 600})).await;
+    tokio::time::advance(Duration::from_secs(599)).await;
     assert_eq!(
-        err["message"],
-        "already expired: no decision within 1 second"
+        p.svc.get(&r.request_id).await.unwrap().status,
+        Status::Pending
     );
-    let (_, audit) = s.get(&format!("/v1/approvals/{id}/audit")).await;
-    let expired = audit["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["action"] == "expired")
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let done = p.until_final(&r.request_id).await;
+    assert_eq!(done.status, Status::Expired);
+    assert_eq!(
+        done.reason.as_deref(),
+        Some("no decision within 10 minutes")
+    );
+    assert_eq!(done.decided_at, Some(r.expires_at), "fired at the deadline");
+    assert_eq!(p.fired(), 1);
+    let late = p
+        .svc
+        .decide(&r.request_id, DecisionAction::Approve, "alice", None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        late.to_string(),
+        "already expired: no decision within 10 minutes"
+    );
+    assert_eq!(p.actions(&r.request_id).await, ["created", "expired"]);
+    assert_eq!(p.stored_timers(&r.request_id).await, 0);
+    p.stop();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_decision_stops_the_requests_timers() {
+    let mut p = Paused::start(true).await;
+    let decided = p
+        .create(json!({"timeout_secs": 60, "escalation": {"after_secs": 30}}))
+        .await;
+    // Falls due after both of the decided request's timers would have.
+    let fence = p.create(json!({"timeout_secs": 90})).await;
+    assert_eq!(p.stored_timers(&decided.request_id).await, 2);
+    p.svc
+        .decide(&decided.request_id, DecisionAction::Approve, "alice", None)
+        .await
         .unwrap();
-    assert_eq!(expired["actor"], "hitl");
-    s.stop().await;
+    assert_eq!(p.stored_timers(&decided.request_id).await, 0);
+    tokio::time::advance(Duration::from_secs(90)).await;
+    assert_eq!(
+        p.until_final(&fence.request_id).await.status,
+        Status::Expired
+    );
+    // The engine fires in deadline order: had the decision left the reminder
+    // or the deadline armed, they would have fired before the fence did.
+    assert_eq!(p.fired(), 1, "only the fence's deadline fired");
+    let r = p.svc.get(&decided.request_id).await.unwrap();
+    assert_eq!(r.status, Status::Approved);
+    assert_eq!(r.reminded_at, None);
+    assert_eq!(
+        p.actions(&decided.request_id).await,
+        ["created", "approved"]
+    );
+    p.stop();
 }
 
-#[tokio::test]
-async fn a_decision_stops_the_deadline() {
-    let s = TestServer::start().await;
-    let id = s.create(json!({"timeout_secs": 1})).await["request_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    s.decide(&id, "approve", "alice", None).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(s.record(&id).await["status"], "approved");
-    s.stop().await;
-}
-
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_reminder_goes_out_part_way_then_the_request_expires() {
-    let s = TestServer::start().await;
-    let id = s
-        .create(json!({"timeout_secs": 2, "escalation": {"after_secs": 1, "to": "group:oncall"}}))
-        .await["request_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (_, r) = s.get(&format!("/v1/approvals/{id}?wait=20")).await;
-    assert_eq!(r["status"], "expired");
-    assert!(r["reminded_at"].is_string(), "{r}");
-    let (_, audit) = s.get(&format!("/v1/approvals/{id}/audit")).await;
-    let actions: Vec<_> = audit["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap().to_owned())
-        .filter(|a| a != "notified")
-        .collect();
-    assert_eq!(actions, ["created", "reminded", "expired"]);
-    let reminded = audit["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["action"] == "reminded")
+    let mut p = Paused::start(false).await;
+    let r = p
+        .create(json!({"timeout_secs": 120,
+            "escalation": {"after_secs": 40, "to": "group:oncall"}}))
+        .await;
+    // Falls due just after the reminder; the store answers in order.
+    let fence = p.create(json!({"timeout_secs": 41})).await;
+    tokio::time::advance(Duration::from_secs(41)).await;
+    p.until_final(&fence.request_id).await;
+    let reminded = p.svc.get(&r.request_id).await.unwrap();
+    assert_eq!(reminded.status, Status::Pending);
+    let at = reminded.reminded_at.expect("the reminder went out") - r.timestamp;
+    assert!(
+        (40..=41).contains(&at.num_seconds()),
+        "reminded after {at}, not at 40 s"
+    );
+    tokio::time::advance(Duration::from_secs(79)).await;
+    assert_eq!(p.until_final(&r.request_id).await.status, Status::Expired);
+    assert_eq!(
+        p.actions(&r.request_id).await,
+        ["created", "reminded", "expired"]
+    );
+    let audit = p.svc.audit(Some(&r.request_id), 0, 10).await.unwrap();
+    assert_eq!(audit[1].detail["escalated_to"], "group:oncall");
+    p.stop();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timer_that_fires_early_is_armed_again_not_lost() {
+    let mut p = Paused::start(false).await;
+    let r = p.create(json!({"timeout_secs": 300})).await;
+    tokio::time::advance(Duration::from_secs(299)).await;
+    // An engine firing a second early (clock skew, a rounding host).
+    p.svc.expire(&r.request_id).await;
+    assert_eq!(
+        p.svc.get(&r.request_id).await.unwrap().status,
+        Status::Pending
+    );
+    assert_eq!(p.stored_timers(&r.request_id).await, 1, "the timer is kept");
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let done = p.until_final(&r.request_id).await;
+    assert_eq!(done.status, Status::Expired);
+    assert_eq!(done.decided_at, Some(r.expires_at));
+    p.stop();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_create_whose_workflow_cannot_start_still_expires_by_the_sweep() {
+    let mut p = Paused::start_with(Some(Arc::new(Unreachable)), true).await;
+    let r = p
+        .create(json!({"request_id": "req-unarmed", "timeout_secs": 60}))
+        .await;
+    assert_eq!(r.status, Status::Pending);
+    // A retry of the same call is still the same request, not an error.
+    let again = p
+        .create(json!({"request_id": "req-unarmed", "timeout_secs": 60}))
+        .await;
+    assert_eq!(again.timestamp, r.timestamp);
+    assert_eq!(p.stored_timers(&r.request_id).await, 1);
+    tokio::time::advance(Duration::from_secs(61)).await;
+    let done = p.until_final(&r.request_id).await;
+    assert_eq!(done.status, Status::Expired);
+    let late_by = done.decided_at.unwrap() - r.expires_at;
+    assert!(
+        late_by <= chrono::Duration::seconds(1),
+        "swept {late_by} late"
+    );
+    p.stop();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_final_record_gains_no_delivery_entries_after_its_decision() {
+    let p = Paused::start(false).await;
+    let r = p.create(json!({"timeout_secs": 60})).await;
+    p.svc
+        .decide(
+            &r.request_id,
+            DecisionAction::Reject,
+            "alice",
+            Some("no".into()),
+        )
+        .await
         .unwrap();
-    assert_eq!(reminded["detail"]["escalated_to"], "group:oncall");
-    s.stop().await;
+    // The card reaching a channel after the decision (a slow outbox).
+    p.svc.card_delivered(&r.request_id).await;
+    assert_eq!(p.actions(&r.request_id).await, ["created", "rejected"]);
+    assert!(matches!(
+        p.svc
+            .decide(&r.request_id, DecisionAction::Approve, "bob", None)
+            .await,
+        Err(ServiceError::Refused(_))
+    ));
+    p.stop();
 }

@@ -1,0 +1,119 @@
+//! Timers due here: each is leased in the store before it fires, so two
+//! processes never both fire one; the sweep fires those nobody holds.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+
+use super::{ApprovalService, ServiceError, log_notice};
+use crate::lifecycle::{Event, Refusal};
+use crate::notify::Notice;
+use crate::workflow::{Due, TimerKind};
+
+#[async_trait]
+impl Due for ApprovalService {
+    async fn expire(&self, request_id: &str) {
+        self.fire(request_id, TimerKind::Expire).await
+    }
+
+    async fn remind(&self, request_id: &str) {
+        self.fire(request_id, TimerKind::Remind).await
+    }
+}
+
+impl ApprovalService {
+    fn lease_until(&self) -> chrono::DateTime<Utc> {
+        self.clock.now()
+            + chrono::Duration::from_std(self.settings.replicas.lease)
+                .unwrap_or(chrono::Duration::seconds(30))
+    }
+
+    /// A timer is due here: lease it, so no other process fires it too,
+    /// then act on it.
+    pub(super) async fn fire(&self, request_id: &str, kind: TimerKind) {
+        let now = self.clock.now();
+        match self
+            .store
+            .claim_timer(request_id, kind, now, self.lease_until())
+            .await
+        {
+            Ok(true) => self.fire_claimed(request_id, kind).await,
+            // Another process holds it, or the request is final already.
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(approval_id = request_id, error = %e, "cannot lease the timer; the sweep retries")
+            }
+        }
+    }
+
+    async fn fire_claimed(&self, request_id: &str, kind: TimerKind) {
+        let event = match kind {
+            TimerKind::Expire => Event::Expire,
+            TimerKind::Remind => Event::Remind,
+        };
+        match self.apply(request_id, event).await {
+            Ok(r) if kind == TimerKind::Expire => {
+                tracing::info!(approval_id = %r.request_id, reason = r.reason.as_deref().unwrap_or(""), "expired")
+            }
+            Ok(r) => log_notice(Notice::Reminder, &r).await,
+            Err(ServiceError::Refused(Refusal::Noop(_))) => {
+                // It fired a little early (or the reminder went out already):
+                // give the timer back and arm it again, so it is never lost.
+                if let Err(e) = self.store.release_timer(request_id, kind).await {
+                    tracing::warn!(approval_id = request_id, error = %e, "cannot release the timer");
+                }
+                if let Ok(r) = self.get(request_id).await
+                    && !r.status.is_final()
+                    && let Err(e) = self.workflow.start(&r).await
+                {
+                    tracing::warn!(approval_id = request_id, error = %e, "cannot arm the timer again; the sweep fires it");
+                }
+            }
+            // Decided meanwhile: the decision removed the timer.
+            Err(ServiceError::Refused(_)) | Err(ServiceError::NotFound(_)) => {}
+            Err(e) => {
+                tracing::error!(approval_id = request_id, timer = kind.as_str(), error = %e, "timer failed; it is retried once its lease runs out")
+            }
+        }
+    }
+
+    /// Fires the due timers nobody holds: those of a process that died and
+    /// those no process armed. Runs on a long-lived host only.
+    pub fn spawn_sweeper(
+        self: &Arc<Self>,
+        shutdown: &CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let me = Arc::downgrade(self);
+        let stop = shutdown.clone();
+        let every = self.settings.replicas.sweep_every;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                let Some(svc) = me.upgrade() else { return };
+                let now = svc.clock.now();
+                match svc
+                    .store
+                    .claim_due_timers(now, svc.lease_until(), 100)
+                    .await
+                {
+                    Ok(due) => {
+                        for t in due {
+                            let svc = svc.clone();
+                            tokio::spawn(
+                                async move { svc.fire_claimed(&t.request_id, t.kind).await },
+                            );
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot read due timers"),
+                }
+            }
+        })
+    }
+}
