@@ -36,6 +36,14 @@ pub struct ServeArgs {
     /// SQLite database file [config: db] [default: DATA_DIR/hitl.db]
     #[arg(long, env = "HITL_DB")]
     pub db: Option<PathBuf>,
+    /// DynamoDB table of the AWS back end; with STATE_MACHINE_ARN it replaces
+    /// SQLite (the SDK's own variables give region, credentials, endpoint)
+    /// [config: table_name]
+    #[arg(long, env = "TABLE_NAME")]
+    pub table_name: Option<String>,
+    /// The approval state machine of the AWS back end [config: state_machine_arn]
+    #[arg(long, env = "STATE_MACHINE_ARN")]
+    pub state_machine_arn: Option<String>,
     /// TOML config file with any of these settings
     #[arg(long, env = "HITL_CONFIG")]
     pub config: Option<PathBuf>,
@@ -98,6 +106,8 @@ fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
 pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     pub db: Option<PathBuf>,
+    pub table_name: Option<String>,
+    pub state_machine_arn: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub token: Option<String>,
     pub token_previous: Option<String>,
@@ -156,6 +166,15 @@ pub struct ServeConfig {
     pub cards_dir: Option<PathBuf>,
     /// Slack, when a bot token is set.
     pub slack: Option<SlackConfig>,
+    /// The AWS back end, when TABLE_NAME and STATE_MACHINE_ARN are set.
+    pub aws: Option<AwsBackend>,
+}
+
+/// Where the AWS back end keeps its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsBackend {
+    pub table_name: String,
+    pub state_machine_arn: String,
 }
 
 /// The default data folder: `$XDG_DATA_HOME/hitl` or the platform's equivalent.
@@ -238,7 +257,32 @@ impl ServeArgs {
             api_url: self.slack_api_url.or(file.slack_api_url),
         })?;
         let secret = |s: Option<String>| s.filter(|t| !t.is_empty()).map(SecretString::from);
+        let nonempty = |s: Option<String>| s.filter(|v| !v.trim().is_empty());
+        let aws = match (
+            nonempty(self.table_name.or(file.table_name)),
+            nonempty(self.state_machine_arn.or(file.state_machine_arn)),
+        ) {
+            (Some(table_name), Some(state_machine_arn)) => {
+                if !state_machine_arn.starts_with("arn:") {
+                    bail!(
+                        "STATE_MACHINE_ARN {state_machine_arn:?} is not an ARN (arn:aws:states:REGION:ACCOUNT:stateMachine:NAME)"
+                    );
+                }
+                Some(AwsBackend {
+                    table_name,
+                    state_machine_arn,
+                })
+            }
+            (None, None) => None,
+            (Some(_), None) => bail!(
+                "TABLE_NAME is set but STATE_MACHINE_ARN is not: the AWS back end needs both (terraform output gives them)"
+            ),
+            (None, Some(_)) => bail!(
+                "STATE_MACHINE_ARN is set but TABLE_NAME is not: the AWS back end needs both (terraform output gives them)"
+            ),
+        };
         Ok(ServeConfig {
+            aws,
             cards_dir: self.cards_dir.or(file.cards_dir),
             slack,
             listen,

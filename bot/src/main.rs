@@ -35,8 +35,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the approval service (HTTP API v1 on the embedded SQLite store)
-    Serve(ServeArgs),
+    /// Run the approval service (HTTP API v1; SQLite, or DynamoDB with TABLE_NAME and STATE_MACHINE_ARN)
+    Serve(Box<ServeArgs>),
     /// List requests waiting for a decision
     Pending {
         #[command(flatten)]
@@ -136,7 +136,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => serve(*args).await.map(|()| ExitCode::SUCCESS),
         Command::Pending { client } => pending(client).await,
         Command::Approve { id, reason, client } => {
             decide(client, &id, DecisionAction::Approve, reason).await
@@ -192,13 +192,30 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(c) => Some(start_slack_adapter(c, templates)?),
         None => None,
     };
-    let store = SqliteStore::open(&cfg.db).map_err(|e| anyhow::anyhow!("{e}"))?;
-    tracing::info!(db = %cfg.db.display(), "store opened");
+    let store: Arc<dyn hitl_bot::store::Store> = match &cfg.aws {
+        Some(aws) => {
+            let store = hitl_bot::store::dynamo::DynamoStore::from_env(
+                &aws.table_name,
+                cfg.settings.retention,
+            )
+            .await;
+            tracing::info!(table = %aws.table_name, "DynamoDB store");
+            // Timers run in the service on leases kept in the table, so any
+            // number of replicas share them.
+            tracing::warn!(state_machine = %aws.state_machine_arn, "the Step Functions workflow is not driven yet; deadlines and reminders run in the service");
+            Arc::new(store)
+        }
+        None => {
+            let store = SqliteStore::open(&cfg.db).map_err(|e| anyhow::anyhow!("{e}"))?;
+            tracing::info!(db = %cfg.db.display(), "store opened");
+            Arc::new(store)
+        }
+    };
     let notifiers: Vec<Arc<dyn Notifier>> = slack
         .iter()
         .map(|s| s.clone() as Arc<dyn Notifier>)
         .collect();
-    let running = Running::start(Arc::new(store), cfg.settings, Clock::System, notifiers).await?;
+    let running = Running::start(store, cfg.settings, Clock::System, notifiers).await?;
     let router = hitl_bot::app_with_slack(
         running.service.clone(),
         Tokens::new(token, cfg.token_previous),

@@ -612,3 +612,75 @@ async fn dynamo_final_records_expire_by_ttl() {
         Inserted::Created(_)
     ));
 }
+
+/// TABLE_NAME and STATE_MACHINE_ARN switch `hitl-bot serve` to DynamoDB:
+/// two service processes on one table, a decision through one is seen by
+/// the other.
+#[tokio::test]
+async fn serve_runs_on_dynamodb_when_the_aws_settings_are_set() {
+    let moto = Moto::start().await;
+    let table = moto.create_table().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        format!("TABLE_NAME={table}"),
+        "STATE_MACHINE_ARN=arn:aws:states:us-east-1:123456789012:stateMachine:hitl".to_owned(),
+        format!("AWS_ENDPOINT_URL={}", moto.url),
+        "AWS_REGION=us-east-1".to_owned(),
+        "AWS_ACCESS_KEY_ID=test".to_owned(),
+        "AWS_SECRET_ACCESS_KEY=test".to_owned(),
+    ];
+    let env: Vec<&str> = env.iter().map(String::as_str).collect();
+    let a = crate::support::BotProcess::start_with(dir.path(), Some("tok"), &env).await;
+    let b = crate::support::BotProcess::start_with(dir.path(), Some("tok"), &env).await;
+    let http = crate::support::http();
+    let (status, created) = crate::support::read(
+        http.post(format!("{}/v1/approvals", a.url))
+            .bearer_auth("tok")
+            .json(&json!({"tool": "delete_bucket", "arguments": {"bucket": "prod"}, "risk": "high", "requester": "agent"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(status.is_success(), "{status}: {created}");
+    let id = created["request_id"].as_str().unwrap().to_owned();
+    let (status, rec) = crate::support::read(
+        http.get(format!("{}/v1/approvals/{id}", b.url))
+            .bearer_auth("tok")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(status.is_success(), "{status}: {rec}");
+    assert_eq!(
+        rec["status"], "pending",
+        "the other replica reads the same table"
+    );
+    let none = moto
+        .client
+        .scan()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap()
+        .count;
+    assert!(none >= 2, "record and audit are in DynamoDB");
+    assert!(!dir.path().join("hitl.db").exists(), "SQLite is not used");
+}
+
+#[tokio::test]
+async fn a_table_without_a_state_machine_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(crate::support::bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("TABLE_NAME", "hitl-approvals")
+        .env_remove("STATE_MACHINE_ARN")
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("STATE_MACHINE_ARN"), "{err}");
+}
