@@ -256,7 +256,16 @@ impl ServeArgs {
             channel: self.slack_channel.or(file.slack_channel),
             api_url: self.slack_api_url.or(file.slack_api_url),
         })?;
-        let secret = |s: Option<String>| s.filter(|t| !t.is_empty()).map(SecretString::from);
+        // An empty or blank token would match nothing, or worse pass a
+        // "has a token" check; refuse it instead of reading it as "unset".
+        let secret = |s: Option<String>, name: &str| -> anyhow::Result<Option<SecretString>> {
+            match s {
+                Some(t) if t.trim().is_empty() => bail!(
+                    "{name} is set but empty or blank; unset it (the local token is then used) or give a real token"
+                ),
+                other => Ok(other.map(SecretString::from)),
+            }
+        };
         let nonempty = |s: Option<String>| s.filter(|v| !v.trim().is_empty());
         let aws = match (
             nonempty(self.table_name.or(file.table_name)),
@@ -288,8 +297,11 @@ impl ServeArgs {
             listen,
             db,
             data_dir,
-            token: secret(self.token.or(file.token)),
-            token_previous: secret(self.token_previous.or(file.token_previous)),
+            token: secret(self.token.or(file.token), "HITL_TOKEN (token)")?,
+            token_previous: secret(
+                self.token_previous.or(file.token_previous),
+                "HITL_TOKEN_PREVIOUS (token_previous)",
+            )?,
             settings,
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
         })

@@ -16,13 +16,15 @@
 //!   `email:…`, bare names) and people linked across them.
 //! - [`waiters`]: long-poll wake-ups.
 //! - [`audit_csv`]: the audit trail as CSV, safe to open in a spreadsheet.
-//! - [`config`], [`token`]: start-up settings and the local API token.
+//! - [`credentials`]: credentials with roles (requester, approver), kept hashed.
+//! - [`config`], [`token`]: start-up settings and the local credential files.
 //! - [`clock`], [`ids`], [`metrics`]: small shared pieces.
 
 pub mod api;
 pub mod audit_csv;
 pub mod clock;
 pub mod config;
+pub mod credentials;
 pub mod ids;
 pub mod lifecycle;
 pub mod metrics;

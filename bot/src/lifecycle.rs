@@ -296,7 +296,7 @@ fn decide(
             ))
         }
         DecisionAction::Approve => {
-            if people.same(approver, &record.requester) {
+            if people.might_be_same(approver, &record.requester) {
                 return Err(Refusal::SelfApproval {
                     approver: approver.to_owned(),
                 });
@@ -304,7 +304,7 @@ fn decide(
             if record
                 .approvals
                 .iter()
-                .any(|v| people.same(&v.approver, approver))
+                .any(|v| people.might_be_same(&v.approver, approver))
             {
                 return Err(Refusal::DuplicateVote {
                     approver: approver.to_owned(),

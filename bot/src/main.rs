@@ -67,6 +67,42 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Credentials with roles: make, list and revoke them
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Make a credential; the token is printed once, alone on the last line
+    Create {
+        /// An approver credential for this person (`alice`, `email:alice@example.com`, `slack:U0123ABC`)
+        #[arg(
+            long,
+            conflicts_with = "requester",
+            required_unless_present = "requester"
+        )]
+        approver: Option<String>,
+        /// A requester credential that creates requests as this name
+        #[arg(long)]
+        requester: Option<String>,
+        #[command(flatten)]
+        store: Box<ServeArgs>,
+    },
+    /// List credentials (never their tokens)
+    List {
+        #[command(flatten)]
+        store: Box<ServeArgs>,
+    },
+    /// Revoke a credential by id; a running service refuses it at once
+    Revoke {
+        /// The id `token list` shows
+        id: String,
+        #[command(flatten)]
+        store: Box<ServeArgs>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,13 +139,14 @@ struct ClientArgs {
         default_value = hitl_client::local::DEFAULT_URL
     )]
     url: String,
-    /// Bearer token; defaults to the one the local service saved in DATA_DIR/token
+    /// Bearer token; defaults to the approver credential the local service
+    /// saved in DATA_DIR/approver-token
     #[arg(long, env = "HITL_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// Folder where the local service keeps its token
     #[arg(long, env = "HITL_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Who is deciding, as recorded in the audit trail [default: cli:$USER]
+    /// Who is deciding; must be the person the credential names (it decides who is recorded)
     #[arg(long = "as", env = "HITL_APPROVER")]
     approver: Option<String>,
 }
@@ -153,7 +190,102 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     client,
                 },
         } => export(client, format, request_id, output).await,
+        Command::Token { command } => token_command(command).await,
     }
+}
+
+/// Opens the store `serve` would use with these settings.
+async fn open_store(
+    cfg: &hitl_bot::config::ServeConfig,
+) -> anyhow::Result<Arc<dyn hitl_bot::store::Store>> {
+    Ok(match &cfg.aws {
+        Some(aws) => Arc::new(
+            hitl_bot::store::dynamo::DynamoStore::from_env(&aws.table_name, cfg.settings.retention)
+                .await,
+        ),
+        None => Arc::new(SqliteStore::open(&cfg.db).map_err(|e| anyhow::anyhow!("{e}"))?),
+    })
+}
+
+async fn token_command(command: TokenCommand) -> anyhow::Result<ExitCode> {
+    use hitl_bot::credentials::{self, Role};
+    let store_args = match &command {
+        TokenCommand::Create { store, .. }
+        | TokenCommand::List { store }
+        | TokenCommand::Revoke { store, .. } => (**store).clone(),
+    };
+    let cfg = store_args.resolve()?;
+    let store = open_store(&cfg).await?;
+    let mut out = std::io::stdout().lock();
+    match command {
+        TokenCommand::Create {
+            approver,
+            requester,
+            ..
+        } => {
+            let (role, who) = match (approver, requester) {
+                (Some(a), _) => (Role::Approver, Some(a)),
+                (None, r) => (Role::Requester, r),
+            };
+            let (token, cred) = credentials::issue(role, who.as_deref(), chrono::Utc::now())?;
+            let c = cred.credential.clone();
+            store
+                .put_credential(cred)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            writeln!(
+                out,
+                "made {} credential {} for {}; keep this token secret, it is shown only once:",
+                c.role.as_str(),
+                c.id,
+                c.who.as_deref().unwrap_or("any requester name")
+            )?;
+            writeln!(out, "{token}")?;
+        }
+        TokenCommand::List { .. } => {
+            let all = store
+                .credentials()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            writeln!(out, "{:<18} {:<10} {:<32} CREATED", "ID", "ROLE", "WHO")?;
+            for c in all {
+                writeln!(
+                    out,
+                    "{:<18} {:<10} {:<32} {}",
+                    c.id,
+                    c.role.as_str(),
+                    c.who.as_deref().unwrap_or("-"),
+                    c.created_at.format("%Y-%m-%dT%H:%M:%SZ")
+                )?;
+            }
+        }
+        TokenCommand::Revoke { id, .. } => {
+            let gone = store
+                .revoke_credential(&id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if !gone {
+                eprintln!(
+                    "hitl-bot: no credential with id {id:?}; `hitl-bot token list` shows them"
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            writeln!(out, "revoked {id}")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The local OS user, for the approver credential of the local service.
+fn local_user() -> String {
+    // Read here, in main, where environment access belongs.
+    #[allow(clippy::disallowed_methods)]
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "local".to_owned());
+    user
 }
 
 fn init_logging(format: LogFormat) {
@@ -171,11 +303,12 @@ fn init_logging(format: LogFormat) {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let cfg = args.resolve()?;
     init_logging(cfg.log_format);
-    let token = match cfg.token {
+    let token = match cfg.token.clone() {
         Some(t) => t,
         None => {
             let (t, created) = token::load_or_create(&cfg.data_dir)?;
             let path = token::token_path(&cfg.data_dir);
+            token::make_private(&path)?;
             if created {
                 tracing::info!(path = %path.display(), "generated an API token (HITL_TOKEN was not set); clients on this machine read it from there");
             } else {
@@ -192,25 +325,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(c) => Some(start_slack_adapter(c, templates)?),
         None => None,
     };
-    let store: Arc<dyn hitl_bot::store::Store> = match &cfg.aws {
+    let store = open_store(&cfg).await?;
+    match &cfg.aws {
         Some(aws) => {
-            let store = hitl_bot::store::dynamo::DynamoStore::from_env(
-                &aws.table_name,
-                cfg.settings.retention,
-            )
-            .await;
             tracing::info!(table = %aws.table_name, "DynamoDB store");
             // Timers run in the service on leases kept in the table, so any
             // number of replicas share them.
             tracing::warn!(state_machine = %aws.state_machine_arn, "the Step Functions workflow is not driven yet; deadlines and reminders run in the service");
-            Arc::new(store)
         }
         None => {
-            let store = SqliteStore::open(&cfg.db).map_err(|e| anyhow::anyhow!("{e}"))?;
             tracing::info!(db = %cfg.db.display(), "store opened");
-            Arc::new(store)
+            // One person on one machine decides with no extra step.
+            let who = local_user();
+            let path = hitl_client::local::approver_token_path(&cfg.data_dir);
+            if token::ensure_local_approver(store.as_ref(), &cfg.data_dir, &who).await? {
+                tracing::info!(path = %path.display(), approver = %who, "made an approver credential for the local user; `hitl-bot approve|reject|pending` use it");
+            }
         }
-    };
+    }
     let notifiers: Vec<Arc<dyn Notifier>> = slack
         .iter()
         .map(|s| s.clone() as Arc<dyn Notifier>)
@@ -301,29 +433,24 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
+/// A client with `--token`, else the local approver credential.
 fn client(args: &ClientArgs) -> anyhow::Result<ApiClient> {
     let token = match &args.token {
         Some(t) => SecretString::from(t.clone()),
         None => {
             let dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
-            token::read_local(&dir)?.with_context(|| {
-                format!(
-                    "no API token: set HITL_TOKEN, or start `hitl-bot serve` once so it saves one in {}",
-                    token::token_path(&dir).display()
-                )
-            })?
+            let path = hitl_client::local::approver_token_path(&dir);
+            hitl_client::local::read_token(&path)?
+                .map(hitl_client::Token::into_secret)
+                .with_context(|| {
+                    format!(
+                        "no approver credential: start `hitl-bot serve` once so it saves one in {}, or pass --token from `hitl-bot token create --approver WHO`",
+                        path.display()
+                    )
+                })?
         }
     };
     Ok(ApiClient::new(&args.url, Some(token))?)
-}
-
-fn approver(args: &ClientArgs) -> String {
-    args.approver.clone().unwrap_or_else(|| {
-        // Read here, in main, where environment access belongs.
-        #[allow(clippy::disallowed_methods)]
-        let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
-        format!("cli:{user}")
-    })
 }
 
 async fn pending(args: ClientArgs) -> anyhow::Result<ExitCode> {
@@ -370,9 +497,17 @@ async fn decide(
     action: DecisionAction,
     reason: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let who = approver(&args);
-    match client(&args)?.decide(id, action, Some(&who), reason).await {
+    match client(&args)?
+        .decide(id, action, args.approver.as_deref(), reason)
+        .await
+    {
         Ok(r) => {
+            let who = r
+                .approvals
+                .last()
+                .map(|v| v.approver.clone())
+                .or_else(|| r.approver.clone())
+                .unwrap_or_default();
             let mut out = std::io::stdout().lock();
             match r.status {
                 Status::Pending => writeln!(

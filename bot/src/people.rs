@@ -309,14 +309,45 @@ impl People {
         self.key(a) == self.key(b)
     }
 
+    /// Whether `a` and `b` could be one person under any reading: [`Self::same`],
+    /// or a bare name that is a Slack id written in lower case (`u123` and
+    /// `U123`). For the checks that refuse (self-approval, one vote per
+    /// person), where guessing "different" would let someone through;
+    /// allowlists, which grant, use [`Self::same`].
+    pub fn might_be_same(&self, a: &str, b: &str) -> bool {
+        self.same(a, b) || loose(a).is_some_and(|x| loose(b).is_some_and(|y| x == y))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.people.is_empty()
     }
 }
 
+/// A Slack or bare id, case-folded with its platform dropped.
+fn loose(raw: &str) -> Option<String> {
+    let id = Identity::parse(raw).ok()?;
+    matches!(id.platform, Platform::Slack | Platform::Local).then(|| id.id.to_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusing_checks_treat_a_lower_case_slack_id_as_the_same_person() {
+        let people = People::default();
+        for (a, b) in [
+            ("U123", "u123"),
+            ("U123 ", "slack:U123"),
+            ("<@U123>", "u123"),
+            ("alice", "ALICE"),
+        ] {
+            assert!(people.might_be_same(a, b), "{a} / {b}");
+        }
+        assert!(!people.same("U123", "u123"), "allowlists stay strict");
+        assert!(!people.might_be_same("U123", "U124"));
+        assert!(!people.might_be_same("email:a@x.io", "a@x.io"));
+    }
 
     fn shown(raw: &str) -> String {
         Identity::parse(raw)

@@ -1,4 +1,9 @@
-//! Handlers of `/v1/approvals` and `/v1/audit`.
+//! Handlers of `/v1/approvals` and `/v1/audit`, and what each credential
+//! may do there. Requesters create, read, wait on and cancel their own
+//! requests and claim their execution; someone else's request is 404 to
+//! them, as if it did not exist. Approvers read every request and decide,
+//! always as the person their credential names: the decision's identity
+//! never comes from the body.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +17,10 @@ use hitl_wire::api::{
 use hitl_wire::{ApprovalRecord, Status};
 use serde::{Deserialize, Serialize};
 
+use super::auth::Caller;
 use super::error::AppError;
 use super::extract::{ApiJson, ApiQuery};
+use crate::credentials::Role;
 use crate::outbox::Delivery;
 use crate::service::{ApprovalService, Created, ServiceError};
 use crate::store::AuditFrom;
@@ -25,14 +32,96 @@ const MAX_LIST_LIMIT: usize = 1000;
 
 pub async fn create(
     State(svc): Svc,
-    ApiJson(body): ApiJson<CreateApproval>,
+    caller: Caller,
+    ApiJson(mut body): ApiJson<CreateApproval>,
 ) -> Result<(StatusCode, Json<ApprovalRecord>), AppError> {
+    caller.require(Role::Requester, "creating a request")?;
+    let bound = bound_requesters(&svc).await?;
+    match caller.who() {
+        // A bound requester asks as itself: that is whom self-approval protects.
+        Some(who) => {
+            if !body.requester.trim().is_empty() && !svc.people().same(&body.requester, who) {
+                return Err(AppError::new(
+                    StatusCode::FORBIDDEN,
+                    "actor_mismatch",
+                    format!(
+                        "this credential creates requests as {who}; drop `requester` or set it to {who} (got {:?})",
+                        body.requester
+                    ),
+                ));
+            }
+            body.requester = who.to_owned();
+        }
+        None => {
+            if let Some(w) = bound.iter().find(|w| svc.people().same(w, &body.requester)) {
+                return Err(AppError::new(
+                    StatusCode::FORBIDDEN,
+                    "not_yours",
+                    format!("requester {w} has its own credential; create its requests with that"),
+                ));
+            }
+        }
+    }
+    if let Some(id) = &body.request_id
+        && let Ok(existing) = svc.get(id).await
+        && !visible(&svc, &caller, &bound, &existing)
+    {
+        // Someone else's id: say it is taken, show nothing of it.
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "request_id_conflict",
+            format!("request_id {id:?} is taken; use another"),
+        ));
+    }
     let (record, created) = svc.create(body).await?;
     let status = match created {
         Created::New => StatusCode::CREATED,
         Created::Existing => StatusCode::OK,
     };
     Ok((status, Json(record)))
+}
+
+/// The requester names bound to a requester credential.
+async fn bound_requesters(svc: &ApprovalService) -> Result<Vec<String>, AppError> {
+    let all = svc
+        .store()
+        .credentials()
+        .await
+        .map_err(ServiceError::from)?;
+    Ok(all
+        .into_iter()
+        .filter(|c| c.role == Role::Requester)
+        .filter_map(|c| c.who)
+        .collect())
+}
+
+/// Whether `caller` may see `r`: an approver every request; a bound
+/// requester those made as it; the shared token those made by no bound
+/// requester.
+fn visible(svc: &ApprovalService, caller: &Caller, bound: &[String], r: &ApprovalRecord) -> bool {
+    match (caller.role(), caller.who()) {
+        (Role::Approver, _) => true,
+        (Role::Requester, Some(who)) => svc.people().same(who, &r.requester),
+        (Role::Requester, None) => !bound.iter().any(|w| svc.people().same(w, &r.requester)),
+    }
+}
+
+/// The record, if `caller` may see it; someone else's is "not found".
+async fn own_record(
+    svc: &ApprovalService,
+    caller: &Caller,
+    id: &str,
+) -> Result<ApprovalRecord, AppError> {
+    let record = svc.get(id).await?;
+    if caller.role() == Role::Approver {
+        return Ok(record);
+    }
+    let bound = bound_requesters(svc).await?;
+    if visible(svc, caller, &bound, &record) {
+        Ok(record)
+    } else {
+        Err(ServiceError::NotFound(id.to_owned()).into())
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +142,7 @@ pub struct RecordView {
 
 pub async fn get(
     State(svc): Svc,
+    caller: Caller,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<GetQuery>,
 ) -> Result<Json<RecordView>, AppError> {
@@ -66,6 +156,7 @@ pub async fn get(
             ),
         ));
     }
+    own_record(&svc, &caller, &id).await?;
     let record = svc.wait(&id, Duration::from_secs(wait)).await?;
     let notifications = svc.deliveries(&id).await?;
     Ok(Json(RecordView {
@@ -77,7 +168,8 @@ pub async fn get(
 /// `POST /v1/approvals/wait`: one long-poll for many requests.
 pub async fn wait_any(
     State(svc): Svc,
-    ApiJson(body): ApiJson<WaitAny>,
+    caller: Caller,
+    ApiJson(mut body): ApiJson<WaitAny>,
 ) -> Result<Json<ApprovalList>, AppError> {
     let max = svc.settings().max_wait_secs;
     if body.wait_secs > max {
@@ -88,6 +180,19 @@ pub async fn wait_any(
                 body.wait_secs
             ),
         ));
+    }
+    if caller.role() == Role::Requester {
+        // Someone else's ids are left out, as unknown ids are.
+        let bound = bound_requesters(&svc).await?;
+        let mut mine = Vec::with_capacity(body.request_ids.len());
+        for id in body.request_ids {
+            if let Ok(r) = svc.get(&id).await
+                && visible(&svc, &caller, &bound, &r)
+            {
+                mine.push(id);
+            }
+        }
+        body.request_ids = mine;
     }
     let approvals = svc
         .wait_any(&body.request_ids, Duration::from_secs(body.wait_secs))
@@ -104,6 +209,7 @@ pub struct ListQuery {
 
 pub async fn list(
     State(svc): Svc,
+    caller: Caller,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<ApprovalList>, AppError> {
     let status = q
@@ -112,33 +218,61 @@ pub async fn list(
         .transpose()
         .map_err(|m| AppError::bad_request("invalid_query", m))?;
     let limit = limit_in_range(q.limit, DEFAULT_LIST_LIMIT)?;
-    Ok(Json(ApprovalList {
-        approvals: svc.list(status, limit).await?,
-    }))
+    let mut approvals = svc.list(status, limit).await?;
+    if caller.role() == Role::Requester {
+        let bound = bound_requesters(&svc).await?;
+        approvals.retain(|r| visible(&svc, &caller, &bound, r));
+    }
+    Ok(Json(ApprovalList { approvals }))
 }
 
 pub async fn decide(
     State(svc): Svc,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(d): ApiJson<Decision>,
 ) -> Result<Json<ApprovalRecord>, AppError> {
-    let approver = d.approver.unwrap_or_default();
-    Ok(Json(svc.decide(&id, d.action, &approver, d.reason).await?))
+    caller.require(Role::Approver, "deciding")?;
+    // An approver credential always names its person (checked when made).
+    let who = caller
+        .who()
+        .ok_or_else(|| AppError::unauthorized("this approver credential names no one"))?;
+    if let Some(named) = d.approver.as_deref().filter(|a| !a.trim().is_empty())
+        && !svc.people().same(named, who)
+    {
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "actor_mismatch",
+            format!(
+                "this credential decides as {who}; drop `approver` or set it to {who} (got {named:?})"
+            ),
+        ));
+    }
+    Ok(Json(svc.decide(&id, d.action, who, d.reason).await?))
 }
 
+/// The requester withdraws its request. A `by` in the body is not trusted:
+/// the audit trail names the credential's requester (or the record's).
 pub async fn cancel(
     State(svc): Svc,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(c): ApiJson<Cancel>,
 ) -> Result<Json<ApprovalRecord>, AppError> {
-    Ok(Json(svc.cancel(&id, c.by, c.reason).await?))
+    caller.require(Role::Requester, "cancelling a request")?;
+    own_record(&svc, &caller, &id).await?;
+    let by = caller.who().map(str::to_owned);
+    Ok(Json(svc.cancel(&id, by, c.reason).await?))
 }
 
 pub async fn execution(
     State(svc): Svc,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(e): ApiJson<Execution>,
 ) -> Result<Json<ApprovalRecord>, AppError> {
+    caller.require(Role::Requester, "claiming an execution")?;
+    own_record(&svc, &caller, &id).await?;
     Ok(Json(svc.record_execution(&id, e.arguments).await?))
 }
 
@@ -154,17 +288,21 @@ pub struct AuditQuery {
 
 pub async fn audit_of(
     State(svc): Svc,
+    caller: Caller,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, AppError> {
-    svc.get(&id).await?;
+    own_record(&svc, &caller, &id).await?;
     audit_page(&svc, Some(&id), q).await
 }
 
+/// Every request's history: approvers only, since it names every request.
 pub async fn audit_all(
     State(svc): Svc,
+    caller: Caller,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, AppError> {
+    caller.require(Role::Approver, "reading the whole audit trail")?;
     audit_page(&svc, None, q).await
 }
 

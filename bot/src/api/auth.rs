@@ -1,13 +1,21 @@
-//! Bearer-token check for `/v1` and `/metrics`. Two tokens may be live at
-//! once so a token can be rotated without downtime.
+//! Who is calling `/v1` and `/metrics`: the bearer token is resolved to a
+//! [`Caller`] (the shared requester token, or a stored credential with a
+//! role) that handlers receive as an extractor. Two shared tokens may be
+//! live at once so one can be rotated without downtime.
 
-use axum::extract::{Request, State};
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::error::AppError;
+use crate::credentials::{self, Credential, Role};
+use crate::service::ApprovalService;
 
 #[derive(Clone)]
 pub struct Tokens {
@@ -26,9 +34,13 @@ impl Tokens {
         Self { current, previous }
     }
 
-    /// Constant-time match against every live token.
+    /// Constant-time match against every live token. A blank token (which
+    /// start-up refuses) never matches.
     pub fn accepts(&self, presented: &str) -> bool {
-        let eq = |t: &SecretString| hitl_client::bearer::ct_eq(t.expose_secret(), presented);
+        let eq = |t: &SecretString| {
+            !t.expose_secret().trim().is_empty()
+                && hitl_client::bearer::ct_eq(t.expose_secret(), presented)
+        };
         // Evaluate both so timing does not reveal which one matched.
         let a = eq(&self.current);
         let b = self.previous.as_ref().is_some_and(eq);
@@ -36,16 +48,104 @@ impl Tokens {
     }
 }
 
-pub async fn require_bearer(
-    State(tokens): State<Tokens>,
-    req: Request,
+/// Who made a `/v1` request.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// `HITL_TOKEN` or the token the local service saved for gateways: a
+    /// requester bound to no name.
+    Shared,
+    /// A credential made with `hitl-bot token create`.
+    Credential(Credential),
+}
+
+impl Caller {
+    pub fn role(&self) -> Role {
+        match self {
+            Caller::Shared => Role::Requester,
+            Caller::Credential(c) => c.role,
+        }
+    }
+
+    /// The person or requester name the credential is bound to.
+    pub fn who(&self) -> Option<&str> {
+        match self {
+            Caller::Shared => None,
+            Caller::Credential(c) => c.who.as_deref(),
+        }
+    }
+
+    /// Refuses unless the caller has `role` (403 `wrong_role`).
+    pub fn require(&self, role: Role, doing: &str) -> Result<(), AppError> {
+        if self.role() == role {
+            return Ok(());
+        }
+        Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_role",
+            format!(
+                "{doing} needs {} credential; this is {} credential{}",
+                article(role),
+                article(self.role()),
+                match role {
+                    Role::Approver => " (make one with `hitl-bot token create --approver WHO`)",
+                    Role::Requester => "",
+                }
+            ),
+        ))
+    }
+}
+
+fn article(r: Role) -> &'static str {
+    match r {
+        Role::Approver => "an approver",
+        Role::Requester => "a requester",
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| AppError::unauthorized("no credential"))
+    }
+}
+
+/// The state of [`require_credential`].
+#[derive(Clone)]
+pub struct Auth {
+    pub tokens: Tokens,
+    pub svc: Arc<ApprovalService>,
+}
+
+/// Resolves the bearer token to a [`Caller`]; 401 when it is missing or
+/// matches nothing. Stored credentials are looked up by hash on every
+/// request, so a new or revoked one holds at once, in every process.
+pub async fn require_credential(
+    State(auth): State<Auth>,
+    mut req: Request,
     next: Next,
 ) -> Result<Response, AppError> {
     let header = req.headers().get(AUTHORIZATION).map(|h| h.as_bytes());
     let presented = hitl_client::bearer::parse(header)
         .map_err(|e| AppError::unauthorized(format!("{e} (set HITL_TOKEN)")))?;
-    if !tokens.accepts(presented) {
-        return Err(AppError::unauthorized("invalid bearer token"));
-    }
+    let caller = if auth.tokens.accepts(presented) {
+        Caller::Shared
+    } else {
+        match auth
+            .svc
+            .store()
+            .credential_by_hash(&credentials::hash(presented))
+            .await
+        {
+            Ok(Some(c)) => Caller::Credential(c),
+            Ok(None) => return Err(AppError::unauthorized("invalid bearer token")),
+            Err(e) => return Err(crate::service::ServiceError::from(e).into()),
+        }
+    };
+    req.extensions_mut().insert(caller);
     Ok(next.run(req).await)
 }

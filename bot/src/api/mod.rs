@@ -1,6 +1,7 @@
 //! HTTP API v1 (`/v1/...`), `/healthz` and `/metrics`.
 //!
-//! Every `/v1` route and `/metrics` need the bearer token. Bodies are capped
+//! Every `/v1` route and `/metrics` need a credential ([`auth::Caller`]);
+//! its role decides what a route allows (see `approvals`). Bodies are capped
 //! at [`extract::BODY_LIMIT`]; errors are JSON `{code, message}`.
 
 pub mod approvals;
@@ -19,7 +20,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use crate::service::ApprovalService;
-use auth::Tokens;
+use auth::{Auth, Tokens};
 use error::AppError;
 
 /// The API routes, authenticated with `tokens`.
@@ -44,7 +45,13 @@ pub fn router_with(svc: Arc<ApprovalService>, tokens: Tokens, extra: Router) -> 
         .route("/v1/approvals/{id}/audit", get(approvals::audit_of))
         .route("/v1/audit", get(approvals::audit_all))
         .route("/metrics", get(metrics))
-        .route_layer(middleware::from_fn_with_state(tokens, auth::require_bearer));
+        .route_layer(middleware::from_fn_with_state(
+            Auth {
+                tokens,
+                svc: svc.clone(),
+            },
+            auth::require_credential,
+        ));
     Router::new()
         .merge(v1)
         .route("/healthz", get(healthz))

@@ -166,6 +166,16 @@ impl ApprovalService {
         &self.metrics
     }
 
+    /// The store, for what sits beside the requests (credentials).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Linked people, for comparing identities.
+    pub fn people(&self) -> &People {
+        &self.people
+    }
+
     pub fn settings(&self) -> &Settings {
         &self.settings
     }

@@ -32,6 +32,7 @@ use hitl_wire::api::AuditEvent;
 use hitl_wire::{ApprovalRecord, Status};
 
 use super::{AuditFrom, Inserted, ListFilter, MessageRef, Step, Store, StoreError, ThreadRef};
+use crate::credentials::{Credential, NewCredential, Role};
 use crate::lifecycle::AuditEntry;
 use crate::notify::Notice;
 use crate::outbox::{Delivery, DeliveryState, OutboxRow, Settle};
@@ -1365,9 +1366,68 @@ impl Store for DynamoStore {
             Err(e) => Err(sdk_err(e)),
         }
     }
+
+    async fn put_credential(&self, c: NewCredential) -> Result<(), StoreError> {
+        // The listing entry goes first and the lookup entry last, and revoking
+        // deletes in the other order: a half-done write leaves a listed
+        // credential that does not work, never a working one nobody can list.
+        let cred = &c.credential;
+        let mut item = Item::new();
+        item.insert("pk".into(), s(CREDS_PK));
+        item.insert("sk".into(), s(cred.id.clone()));
+        item.insert("hash".into(), s(c.hash.clone()));
+        credential_fields(&mut item, cred);
+        self.put_new(item).await?;
+        let mut lookup = Item::new();
+        lookup.insert("pk".into(), s(cred_pk(&c.hash)));
+        lookup.insert("sk".into(), s("CRED"));
+        credential_fields(&mut lookup, cred);
+        self.put_new(lookup).await
+    }
+
+    async fn credential_by_hash(&self, hash: &str) -> Result<Option<Credential>, StoreError> {
+        self.get_item(cred_pk(hash), "CRED")
+            .await?
+            .map(|i| credential_of(&i))
+            .transpose()
+    }
+
+    async fn credentials(&self) -> Result<Vec<Credential>, StoreError> {
+        let mut all = self
+            .query_pk(CREDS_PK.to_owned(), "")
+            .await?
+            .iter()
+            .map(credential_of)
+            .collect::<Result<Vec<_>, _>>()?;
+        all.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(all)
+    }
+
+    async fn revoke_credential(&self, id: &str) -> Result<bool, StoreError> {
+        let Some(listed) = self.get_item(CREDS_PK.to_owned(), id).await? else {
+            return Ok(false);
+        };
+        let hash = need_str(&listed, "hash")?;
+        self.delete_item(cred_pk(&hash), "CRED".to_owned()).await?;
+        self.delete_item(CREDS_PK.to_owned(), id.to_owned()).await?;
+        Ok(true)
+    }
 }
 
 impl DynamoStore {
+    /// Writes an item that must not exist yet.
+    async fn put_new(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
     async fn delete_item(&self, pk: String, sk: String) -> Result<(), StoreError> {
         self.client
             .delete_item()
@@ -1379,6 +1439,37 @@ impl DynamoStore {
             .map_err(sdk_err)?;
         Ok(())
     }
+}
+
+/// The partition that lists every credential (sk: the credential's id).
+const CREDS_PK: &str = "CREDS";
+
+/// The lookup entry of the credential whose token hashes to `hash`.
+fn cred_pk(hash: &str) -> String {
+    format!("CRED#{hash}")
+}
+
+fn credential_fields(item: &mut Item, c: &Credential) {
+    item.insert("id".into(), s(c.id.clone()));
+    item.insert("role".into(), s(c.role.as_str()));
+    if let Some(w) = &c.who {
+        item.insert("who".into(), s(w.clone()));
+    }
+    item.insert("created_at".into(), n(millis(c.created_at)));
+}
+
+fn credential_of(item: &Item) -> Result<Credential, StoreError> {
+    let id = need_str(item, "id")?;
+    let role = need_str(item, "role")?;
+    let role = Role::parse(&role).ok_or_else(|| {
+        StoreError::Backend(format!("credential {id} has an unknown role {role:?}"))
+    })?;
+    Ok(Credential {
+        id,
+        role,
+        who: str_of(item, "who"),
+        created_at: from_millis(num(item, "created_at").unwrap_or(0)),
+    })
 }
 
 fn session_pk(platform: &str, channel_key: &str, session: &str) -> String {

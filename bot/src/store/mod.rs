@@ -23,6 +23,7 @@ use chrono::{DateTime, Utc};
 use hitl_wire::api::AuditEvent;
 use hitl_wire::{ApprovalRecord, Status};
 
+use crate::credentials::{Credential, NewCredential};
 use crate::lifecycle::{AuditEntry, Refusal, Transition};
 use crate::outbox::{Delivery, OutboxRow, Settle};
 use crate::workflow::{Timer, TimerKind};
@@ -268,4 +269,17 @@ pub trait Store: Send + Sync + 'static {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+
+    /// Stores a new credential (its token's hash, never the token).
+    async fn put_credential(&self, c: NewCredential) -> Result<(), StoreError>;
+
+    /// The live credential whose token hashes to `hash`. Asked on every
+    /// request, so a revocation holds at once in every process.
+    async fn credential_by_hash(&self, hash: &str) -> Result<Option<Credential>, StoreError>;
+
+    /// Every live credential, oldest first.
+    async fn credentials(&self) -> Result<Vec<Credential>, StoreError>;
+
+    /// Revokes the credential with this id; false when there is none.
+    async fn revoke_credential(&self, id: &str) -> Result<bool, StoreError>;
 }

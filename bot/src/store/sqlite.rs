@@ -18,6 +18,7 @@ use hitl_wire::{ApprovalRecord, Status};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{AuditFrom, Inserted, ListFilter, MessageRef, Step, Store, StoreError, ThreadRef};
+use crate::credentials::{Credential, NewCredential, Role};
 use crate::lifecycle::AuditEntry;
 use crate::notify::Notice;
 use crate::outbox::{Delivery, DeliveryState, OutboxRow, Settle};
@@ -31,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_conversations.sql"),
     include_str!("migrations/0004_outbox.sql"),
     include_str!("migrations/0005_replicas.sql"),
+    include_str!("migrations/0006_credentials.sql"),
 ];
 
 /// Most operations one transaction carries; bounds the latency of the first.
@@ -87,6 +89,13 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
+        // Files an older version (or a umask) left more open are tightened
+        // now that WAL mode has made the -wal and -shm files.
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            tighten(Path::new(&p))?;
+        }
         let (jobs, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("hitl-sqlite".to_owned())
@@ -197,6 +206,37 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
             path.display()
         ))),
     }
+}
+
+/// Makes an existing file owner-only (0600); refuses to go on when it
+/// cannot, since the database holds tool arguments and credential hashes.
+fn tighten(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = match std::fs::metadata(path) {
+            Ok(m) => m.permissions().mode(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                return Err(StoreError::Backend(format!(
+                    "cannot read the mode of {}: {e}",
+                    path.display()
+                )));
+            }
+        };
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
+                |e| {
+                    StoreError::Backend(format!(
+                        "{} is readable by other users (mode {:o}) and cannot be made owner-only: {e}; chmod 600 it or run as its owner",
+                        path.display(),
+                        mode & 0o777
+                    ))
+                },
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -952,6 +992,79 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn put_credential(&self, c: NewCredential) -> Result<(), StoreError> {
+        self.with_conn(move |tx| {
+            let cred = c.credential;
+            tx.prepare_cached(
+                "INSERT INTO credentials (id, token_hash, role, who, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                cred.id,
+                c.hash,
+                cred.role.as_str(),
+                cred.who,
+                millis(cred.created_at)
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn credential_by_hash(&self, hash: &str) -> Result<Option<Credential>, StoreError> {
+        let hash = hash.to_owned();
+        self.with_conn(move |tx| {
+            tx.prepare_cached(
+                "SELECT id, role, who, created_at FROM credentials WHERE token_hash = ?1",
+            )?
+            .query_row([hash], credential_row)
+            .optional()?
+            .transpose()
+        })
+        .await
+    }
+
+    async fn credentials(&self) -> Result<Vec<Credential>, StoreError> {
+        self.with_conn(move |tx| {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, role, who, created_at FROM credentials ORDER BY created_at, id",
+            )?;
+            let rows = stmt.query_map([], credential_row)?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
+    async fn revoke_credential(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.with_conn(move |tx| {
+            let n = tx
+                .prepare_cached("DELETE FROM credentials WHERE id = ?1")?
+                .execute([id])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+}
+
+/// One `credentials` row; a role this build does not know fails closed.
+fn credential_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Credential, StoreError>> {
+    let id: String = r.get(0)?;
+    let role: String = r.get(1)?;
+    let who: Option<String> = r.get(2)?;
+    let created_at: i64 = r.get(3)?;
+    Ok(match Role::parse(&role) {
+        Some(role) => Ok(Credential {
+            id,
+            role,
+            who,
+            created_at: from_millis(created_at),
+        }),
+        None => Err(StoreError::Backend(format!(
+            "credential {id} has an unknown role {role:?}"
+        ))),
+    })
 }
 
 /// The audit cursor after entry `seq`. Opaque to callers: the prefix keeps

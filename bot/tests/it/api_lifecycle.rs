@@ -446,7 +446,7 @@ async fn retention_purges_old_final_records_but_never_pending_ones() {
     assert_eq!(s.service.purge().await.unwrap(), 1);
     let (status, _) = s.get("/v1/approvals/old").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, audit) = s.get("/v1/audit").await;
+    let (_, audit) = s.get_approver("/v1/audit").await;
     assert!(
         audit["events"]
             .as_array()
@@ -465,7 +465,7 @@ async fn audit_pages_follow_an_opaque_cursor_and_the_old_seq_form() {
         s.create(json!({"request_id": id})).await;
         s.decide(id, "approve", "alice", None).await;
     }
-    let (_, all) = s.get("/v1/audit?limit=500").await;
+    let (_, all) = s.get_approver("/v1/audit?limit=500").await;
     let everything: Vec<i64> = all["events"]
         .as_array()
         .unwrap()
@@ -479,7 +479,7 @@ async fn audit_pages_follow_an_opaque_cursor_and_the_old_seq_form() {
     let (mut by_cursor, mut by_seq) = (Vec::new(), Vec::new());
     let mut path = "/v1/audit?limit=2".to_owned();
     loop {
-        let (status, page) = s.get(&path).await;
+        let (status, page) = s.get_approver(&path).await;
         assert_eq!(status, StatusCode::OK, "{page}");
         by_cursor.extend(
             page["events"]
@@ -497,7 +497,9 @@ async fn audit_pages_follow_an_opaque_cursor_and_the_old_seq_form() {
     // The older `after=SEQ` form still pages the same on SQLite.
     let mut after = 0;
     loop {
-        let (_, page) = s.get(&format!("/v1/audit?limit=2&after={after}")).await;
+        let (_, page) = s
+            .get_approver(&format!("/v1/audit?limit=2&after={after}"))
+            .await;
         by_seq.extend(
             page["events"]
                 .as_array()
@@ -517,14 +519,14 @@ async fn audit_pages_follow_an_opaque_cursor_and_the_old_seq_form() {
         "/v1/audit?cursor=sq1.x",
         "/v1/approvals/p1/audit?cursor=abc",
     ] {
-        let (status, err) = s.get(bad).await;
+        let (status, err) = s.get_approver(bad).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {err}");
         assert!(
             err["message"].as_str().unwrap().contains("next_cursor"),
             "{err}"
         );
     }
-    let (status, err) = s.get("/v1/audit?cursor=sq1.2&after=2").await;
+    let (status, err) = s.get_approver("/v1/audit?cursor=sq1.2&after=2").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(err["message"], "give `cursor` or `after`, not both");
     s.stop().await;

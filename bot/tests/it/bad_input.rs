@@ -43,6 +43,7 @@ async fn every_bad_request_is_refused_with_a_message_and_changes_nothing() {
         v
     };
     let decision = format!("/v1/approvals/{id}/decision");
+    let approver = format!("Bearer {}", s.approver_token("x").await);
     let cases: Vec<(
         &str,
         String,
@@ -173,7 +174,7 @@ async fn every_bad_request_is_refused_with_a_message_and_changes_nothing() {
         (
             "POST",
             decision.clone(),
-            Some(bearer.clone()),
+            Some(approver.clone()),
             br#"{"action":"maybe","approver":"x"}"#.to_vec(),
             StatusCode::BAD_REQUEST,
             "invalid_body",
@@ -182,16 +183,16 @@ async fn every_bad_request_is_refused_with_a_message_and_changes_nothing() {
         (
             "POST",
             decision.clone(),
-            Some(bearer.clone()),
-            br#"{"action":"approve","approver":"  "}"#.to_vec(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "`approver` must name who decides",
+            Some(approver.clone()),
+            br#"{"action":"approve","approver":"y"}"#.to_vec(),
+            StatusCode::FORBIDDEN,
+            "actor_mismatch",
+            "this credential decides as x",
         ),
         (
             "POST",
             decision.clone(),
-            Some(bearer.clone()),
+            Some(approver.clone()),
             br#""approve""#.to_vec(),
             StatusCode::BAD_REQUEST,
             "invalid_body",

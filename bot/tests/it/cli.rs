@@ -30,7 +30,11 @@ async fn pending_approve_reject_and_audit_export() {
         .await;
     s.create(json!({"request_id": "two", "tool": "drop_table", "risk": "critical"}))
         .await;
-    let env = [("HITL_APPROVAL_URL", s.url.as_str()), ("HITL_TOKEN", TOKEN)];
+    let approver = s.approver_token("cli:tester").await;
+    let env = [
+        ("HITL_APPROVAL_URL", s.url.as_str()),
+        ("HITL_TOKEN", approver.as_str()),
+    ];
 
     let out = run(&["pending"], &env).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -197,7 +201,11 @@ async fn audit_csv_never_starts_a_cell_with_a_formula() {
     // A caller-chosen id a spreadsheet would read as a formula.
     s.create(json!({"request_id": "-2-1", "tool": "delete_branch"}))
         .await;
-    let env = [("HITL_APPROVAL_URL", s.url.as_str()), ("HITL_TOKEN", TOKEN)];
+    let approver = s.approver_token("cli:tester").await;
+    let env = [
+        ("HITL_APPROVAL_URL", s.url.as_str()),
+        ("HITL_TOKEN", approver.as_str()),
+    ];
     let out = run(&["audit", "export", "--format", "csv"], &env).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let csv = text(&out.stdout);

@@ -133,10 +133,14 @@ async fn malformed_identities_are_refused_with_what_to_write() {
             .contains("alice@example.com"),
         "{body}"
     );
-    s.create(json!({"request_id": "bad-dec"})).await;
-    let before = s.snapshot().await;
-    let (status, body) = s.decide("bad-dec", "approve", "slack:U 1", None).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(s.snapshot().await, before);
+    // A malformed person cannot be given an approver credential.
+    let e = hitl_bot::credentials::issue(
+        hitl_bot::credentials::Role::Approver,
+        Some("slack:U 1"),
+        chrono::Utc::now(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("U0123ABC"), "{e}");
     s.stop().await;
 }

@@ -10,6 +10,7 @@ mod api_lifecycle;
 mod bad_input;
 mod cli;
 mod concurrency;
+mod credentials;
 mod identities;
 mod long_poll;
 mod migration;

@@ -15,7 +15,7 @@ use hitl_wire::api::CreateApproval;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{BotProcess, TOKEN, read};
+use crate::support::{BotProcess, TOKEN, approver_in, read};
 
 struct Pair {
     a: BotProcess,
@@ -42,9 +42,18 @@ async fn two_processes() -> Pair {
 }
 
 async fn post(http: &reqwest::Client, url: &str, body: Value) -> (StatusCode, Value) {
+    post_as(http, TOKEN, url, body).await
+}
+
+async fn post_as(
+    http: &reqwest::Client,
+    token: &str,
+    url: &str,
+    body: Value,
+) -> (StatusCode, Value) {
     let resp = http
         .post(url)
-        .bearer_auth(TOKEN)
+        .bearer_auth(token)
         .json(&body)
         .send()
         .await
@@ -84,8 +93,10 @@ async fn a_call_held_through_one_process_is_released_by_a_decision_on_the_other(
         !wait.is_finished(),
         "the long-poll answered before any decision"
     );
-    let (status, body) = post(
+    let alice = approver_in(p._dir.path(), "alice").await;
+    let (status, body) = post_as(
         &p.http,
+        &alice,
         &format!("{}/v1/approvals/held-1/decision", p.b.url),
         json!({"action": "approve", "approver": "alice"}),
     )
@@ -107,7 +118,9 @@ async fn hundred_concurrent_decisions_over_two_processes_one_winner() {
     create(&p.http, &p.a.url, "race-1", 600).await;
     let barrier = Arc::new(tokio::sync::Barrier::new(100));
     let mut tasks = Vec::new();
+    let dir = p._dir.path().to_owned();
     for i in 0..100 {
+        let token = approver_in(&dir, &format!("approver-{i:03}")).await;
         let base = if i % 2 == 0 { &p.a.url } else { &p.b.url };
         let url = format!("{base}/v1/approvals/race-1/decision");
         let (http, barrier) = (p.http.clone(), barrier.clone());
@@ -119,7 +132,7 @@ async fn hundred_concurrent_decisions_over_two_processes_one_winner() {
                 json!({"action": "approve", "approver": who})
             };
             barrier.wait().await;
-            let (status, body) = post(&http, &url, body).await;
+            let (status, body) = post_as(&http, &token, &url, body).await;
             (who, status, body)
         }));
     }
@@ -173,8 +186,10 @@ async fn killing_one_process_loses_no_request_and_no_timer() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["approvals"][0]["status"], "expired", "{body}");
     // The other request is still pending, and B decides it.
-    let (status, body) = post(
+    let bob = approver_in(p._dir.path(), "bob").await;
+    let (status, body) = post_as(
         &p.http,
+        &bob,
         &format!("{}/v1/approvals/k-later/decision", p.b.url),
         json!({"action": "reject", "approver": "bob", "reason": "not now"}),
     )

@@ -6,15 +6,24 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{BotProcess, TOKEN, read};
+use crate::support::{BotProcess, TOKEN, approver_in, read};
 
 async fn call(method: &str, url: String, body: Option<Value>) -> (StatusCode, Value) {
+    call_as(TOKEN, method, url, body).await
+}
+
+async fn call_as(
+    token: &str,
+    method: &str,
+    url: String,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let http = crate::support::http();
     let req = match method {
         "GET" => http.get(url),
         _ => http.post(url).json(&body.unwrap_or(json!({}))),
     };
-    read(req.bearer_auth(TOKEN).send().await.unwrap()).await
+    read(req.bearer_auth(token).send().await.unwrap()).await
 }
 
 async fn create(bot: &BotProcess, id: &str, timeout: u64) {
@@ -52,7 +61,9 @@ async fn pending_requests_survive_a_kill_and_overdue_ones_expire_at_start() {
     assert_eq!(soon["status"], "expired", "{soon}");
 
     // The survivor can still be decided, and its history spans both runs.
-    let (status, r) = call(
+    let alice = approver_in(dir.path(), "alice").await;
+    let (status, r) = call_as(
+        &alice,
         "POST",
         format!("{}/v1/approvals/later/decision", bot.url),
         Some(json!({"action": "approve", "approver": "alice"})),
@@ -81,7 +92,9 @@ async fn a_decision_survives_a_kill() {
     let dir = tempfile::tempdir().unwrap();
     let bot = BotProcess::start(dir.path(), Some(TOKEN)).await;
     create(&bot, "r", 600).await;
-    let (status, _) = call(
+    let alice = approver_in(dir.path(), "alice").await;
+    let (status, _) = call_as(
+        &alice,
         "POST",
         format!("{}/v1/approvals/r/decision", bot.url),
         Some(json!({"action": "reject", "approver": "alice", "reason": "not now"})),

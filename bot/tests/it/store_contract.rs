@@ -511,6 +511,59 @@ async fn once_keys_and_message_refs(b: Backend) {
     );
 }
 
+async fn credentials_are_found_by_hash_listed_and_revoked(b: Backend) {
+    use hitl_bot::credentials::{self, Role};
+    let s = b.store.as_ref();
+    let (t1, c1) = credentials::issue(Role::Approver, Some("alice"), Utc::now()).unwrap();
+    let (_, c2) = credentials::issue(Role::Requester, None, Utc::now()).unwrap();
+    let (id1, id2) = (c1.credential.id.clone(), c2.credential.id.clone());
+    s.put_credential(c1).await.unwrap();
+    s.put_credential(c2).await.unwrap();
+    let found = s
+        .credential_by_hash(&credentials::hash(&t1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.id.as_str(), found.role),
+        (id1.as_str(), Role::Approver)
+    );
+    assert_eq!(found.who.as_deref(), Some("alice"));
+    assert!(
+        s.credential_by_hash(&credentials::hash("nope"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let mut ids: Vec<_> = s
+        .credentials()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    ids.sort();
+    let mut want = vec![id1.clone(), id2.clone()];
+    want.sort();
+    assert_eq!(ids, want);
+    assert!(s.revoke_credential(&id1).await.unwrap());
+    assert!(!s.revoke_credential(&id1).await.unwrap(), "revoked once");
+    assert!(
+        s.credential_by_hash(&credentials::hash(&t1))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let left: Vec<_> = s
+        .credentials()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(left, [id2]);
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -540,6 +593,7 @@ contract!(
     timers_lease_and_go_with_the_decision,
     finals_feed_wakes_other_replicas,
     once_keys_and_message_refs,
+    credentials_are_found_by_hash_listed_and_revoked,
 );
 
 /// DynamoDB only: a final record carries its TTL, and an item whose TTL

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use hitl_bot::Running;
 use hitl_bot::api::auth::Tokens;
 use hitl_bot::clock::Clock;
+use hitl_bot::credentials::{self, Role};
 use hitl_bot::notify::Notifier;
 use hitl_bot::service::{ApprovalService, Settings};
 use hitl_bot::slack::Slack;
@@ -136,6 +137,7 @@ impl TestServer {
         record
     }
 
+    /// Decides as `approver`, with an approver credential made for them.
     pub async fn decide(
         &self,
         id: &str,
@@ -143,12 +145,55 @@ impl TestServer {
         approver: &str,
         reason: Option<&str>,
     ) -> (StatusCode, Value) {
-        let mut body = json!({"action": action, "approver": approver});
+        let mut body = json!({"action": action});
         if let Some(r) = reason {
             body["reason"] = json!(r);
         }
-        self.post(&format!("/v1/approvals/{id}/decision"), body)
+        let token = self.approver_token(approver).await;
+        self.post_as(&token, &format!("/v1/approvals/{id}/decision"), body)
             .await
+    }
+
+    /// A new approver credential for `who`, made in this server's store.
+    pub async fn approver_token(&self, who: &str) -> String {
+        self.credential(Role::Approver, Some(who)).await
+    }
+
+    /// A new credential, made in this server's store as `hitl-bot token
+    /// create` makes one.
+    pub async fn credential(&self, role: Role, who: Option<&str>) -> String {
+        let (token, cred) = credentials::issue(role, who, chrono::Utc::now()).unwrap();
+        self.service.store().put_credential(cred).await.unwrap();
+        token
+    }
+
+    pub async fn post_as(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        read(resp).await
+    }
+
+    /// A GET with an approver credential (the whole audit trail needs one).
+    pub async fn get_approver(&self, path: &str) -> (StatusCode, Value) {
+        let token = self.approver_token("auditor").await;
+        self.get_as(&token, path).await
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        read(resp).await
     }
 
     pub async fn record(&self, id: &str) -> Value {
@@ -160,8 +205,9 @@ impl TestServer {
     /// Every record and every audit event: compare before and after to prove
     /// a refused request changed nothing.
     pub async fn snapshot(&self) -> (Value, Value) {
-        let (_, list) = self.get("/v1/approvals?limit=1000").await;
-        let (_, audit) = self.get("/v1/audit?limit=1000").await;
+        let auditor = self.approver_token("auditor").await;
+        let (_, list) = self.get_as(&auditor, "/v1/approvals?limit=1000").await;
+        let (_, audit) = self.get_as(&auditor, "/v1/audit?limit=1000").await;
         (list, audit)
     }
 }
@@ -243,6 +289,23 @@ impl BotProcess {
     pub async fn kill(mut self) {
         self.child.kill().await.unwrap();
     }
+}
+
+/// A new credential in the SQLite store of the service whose data folder is
+/// `data_dir`, as `hitl-bot token create` makes one: a running service
+/// honours it at once.
+pub async fn credential_in(data_dir: &std::path::Path, role: Role, who: Option<&str>) -> String {
+    let store = SqliteStore::open(&data_dir.join("hitl.db")).unwrap();
+    let (token, cred) = credentials::issue(role, who, chrono::Utc::now()).unwrap();
+    hitl_bot::store::Store::put_credential(&store, cred)
+        .await
+        .unwrap();
+    token
+}
+
+/// A decision body's bearer: an approver credential for its `approver`.
+pub async fn approver_in(data_dir: &std::path::Path, who: &str) -> String {
+    credential_in(data_dir, Role::Approver, Some(who)).await
 }
 
 /// An HTTP client for tests (installs the TLS provider reqwest needs).

@@ -244,9 +244,10 @@ async fn after_kill_9_with_undelivered_notices_none_is_lost() {
             .unwrap();
         assert_eq!(resp.status(), 201);
     }
+    let alice = crate::support::approver_in(dir.path(), "U0ALICE").await;
     let resp = http
         .post(format!("{}/v1/approvals/k9-0/decision", a.url))
-        .bearer_auth(TOKEN)
+        .bearer_auth(&alice)
         .json(&json!({"action": "approve", "approver": "U0ALICE"}))
         .send()
         .await
