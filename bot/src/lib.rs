@@ -17,6 +17,7 @@
 //! - [`waiters`]: long-poll wake-ups.
 //! - [`audit_csv`]: the audit trail as CSV, safe to open in a spreadsheet.
 //! - [`credentials`]: credentials with roles (requester, approver), kept hashed.
+//! - [`server_limits`]: body timeouts and the chat endpoints' concurrency cap.
 //! - [`config`], [`token`]: start-up settings and the local credential files.
 //! - [`clock`], [`ids`], [`metrics`]: small shared pieces.
 
@@ -31,6 +32,7 @@ pub mod metrics;
 pub mod notify;
 pub mod outbox;
 pub mod people;
+pub mod server_limits;
 pub mod service;
 pub mod slack;
 pub mod store;
@@ -74,17 +76,21 @@ pub fn app_with_slack(
     tokens: Tokens,
     slack: Option<Arc<slack::Slack>>,
 ) -> Router {
-    api::router_with(svc, tokens, slack.map(slack::router).unwrap_or_default())
+    let chat = slack
+        .map(|s| server_limits::chat_endpoints(slack::router(s)))
+        .unwrap_or_default();
+    api::router_with(svc, tokens, chat)
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets
-/// in-flight requests finish.
+/// in-flight requests finish. A request body that stalls is cut off
+/// ([`server_limits::BODY_IDLE_TIMEOUT`]).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
+    axum::serve(listener, server_limits::with_body_timeout(router))
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -5,6 +5,8 @@
 //! - [`api`]: request and response bodies of HTTP API v1.
 //! - [`canonical`]: canonical JSON and the argument hash that binds an
 //!   approval to the exact call it was given for.
+//! - [`depth`]: how deep JSON nests, on the raw bytes, and the cap on
+//!   arguments.
 //!
 //! Keep this crate free of I/O and heavy dependencies: both binaries and the
 //! card renderer link it.
@@ -12,6 +14,8 @@
 pub mod api;
 pub mod approval;
 pub mod canonical;
+pub mod depth;
 
 pub use approval::{ApprovalRecord, Escalation, Risk, Status, Vote};
 pub use canonical::{arguments_hash, canonical_json};
+pub use depth::{MAX_ARGUMENT_DEPTH, json_depth};

@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use hitl_wire::{MAX_ARGUMENT_DEPTH, json_depth};
 use serde::de::DeserializeOwned;
 
 use super::error::AppError;
@@ -32,6 +33,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 AppError::bad_request("unreadable_body", e.body_text())
             }
         })?;
+        check_depth(&bytes)?;
         let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
@@ -39,6 +41,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         };
         parse_json(bytes).map(ApiJson)
     }
+}
+
+/// Deepest nesting of an API body: a request's `arguments` may nest
+/// [`MAX_ARGUMENT_DEPTH`] levels inside the body object.
+pub const MAX_BODY_DEPTH: usize = MAX_ARGUMENT_DEPTH + 1;
+
+/// Refuses a body nested deeper than [`MAX_BODY_DEPTH`] before it is parsed:
+/// a record stored that deep could not be read back by every client.
+fn check_depth(bytes: &[u8]) -> Result<(), AppError> {
+    let depth = json_depth(bytes);
+    if depth > MAX_BODY_DEPTH {
+        return Err(AppError::bad_request(
+            "too_deep",
+            format!(
+                "request body nests {depth} levels deep; `arguments` may nest at most {MAX_ARGUMENT_DEPTH} levels (the body at most {MAX_BODY_DEPTH})"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Parses JSON, naming the path of the first bad field.

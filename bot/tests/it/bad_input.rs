@@ -279,3 +279,47 @@ async fn wrong_method_is_a_json_405() {
     assert_eq!(err["code"], "method_not_allowed");
     s.stop().await;
 }
+
+fn nested(levels: usize) -> Value {
+    let mut v = json!("leaf");
+    for _ in 0..levels {
+        v = json!({ "a": v });
+    }
+    v
+}
+
+#[tokio::test]
+async fn arguments_nested_past_64_levels_are_refused_before_parsing() {
+    let s = TestServer::start().await;
+    let bearer = format!("Bearer {TOKEN}");
+    let before = s.snapshot().await;
+    // 65 and 125 levels (the issue's finding), and deeper than serde_json's
+    // own recursion limit, which must not turn into a different error.
+    for levels in [65, 125, 5_000] {
+        let mut bytes = br#"{"tool":"t","risk":"high","requester":"a","arguments":"#.to_vec();
+        bytes.extend(std::iter::repeat_n(&b"{\"a\":"[..], levels).flatten());
+        bytes.extend(b"1");
+        bytes.extend(std::iter::repeat_n(b'}', levels + 1));
+        let (status, err) = raw(&s, "POST", "/v1/approvals", Some(&bearer), bytes).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{levels}: {err}");
+        assert_eq!(err["code"], "too_deep", "{levels}: {err}");
+        assert!(
+            err["message"].as_str().unwrap().contains("at most 64"),
+            "{err}"
+        );
+        assert_eq!(
+            s.snapshot().await,
+            before,
+            "{levels} levels changed the store"
+        );
+    }
+    // Exactly 64 levels is accepted, and the record reads back.
+    let id = s
+        .create(json!({"request_id": "deep64", "arguments": nested(64)}))
+        .await["request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(s.record(&id).await["arguments"], nested(64));
+    s.stop().await;
+}

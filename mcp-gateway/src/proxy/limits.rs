@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 /// Deepest nesting of a call's arguments the gateway accepts (the arguments
-/// object itself is level 1). The approval service caps at the same depth.
-pub const MAX_ARGUMENT_DEPTH: usize = 64;
+/// object itself is level 1); the approval service caps at the same depth.
+pub use hitl_wire::MAX_ARGUMENT_DEPTH;
 
 /// Held calls one downstream session may have open at once.
 pub const MAX_HELD_PER_SESSION: usize = 1_000;

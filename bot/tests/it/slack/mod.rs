@@ -6,6 +6,7 @@
 pub mod fake;
 mod payloads;
 
+mod abuse;
 mod cards;
 mod commands;
 mod events;
