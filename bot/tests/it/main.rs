@@ -19,3 +19,4 @@ mod slack;
 mod store_contract;
 mod teams;
 mod timers;
+mod workflow_sfn;
