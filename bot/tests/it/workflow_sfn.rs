@@ -89,7 +89,7 @@ impl Rig {
             .await
             .unwrap()
             .state_machine_arn;
-        Self::on(backend, sfn, machine, own).await
+        Self::on(backend, sfn, machine, own, Settings::default()).await
     }
 
     async fn on(
@@ -97,13 +97,14 @@ impl Rig {
         sfn: aws_sdk_sfn::Client,
         machine: String,
         moto: Option<Moto>,
+        settings: Settings,
     ) -> Self {
         let store = backend.store.clone();
         let workflow =
             StepFunctionsWorkflow::new(sfn.clone(), machine, store.clone(), Clock::System);
         let running = Running::start_on(
             store.clone(),
-            Settings::default(),
+            settings,
             Clock::System,
             vec![],
             Some(Arc::new(workflow.clone()) as Arc<dyn Workflow>),
@@ -124,7 +125,11 @@ impl Rig {
     }
 
     async fn create(&self, id: &str) {
-        let body = serde_json::from_value(json!({
+        self.create_with(id, json!({})).await
+    }
+
+    async fn create_with(&self, id: &str, extra: Value) {
+        let mut body = json!({
             "request_id": id,
             "tool": "write_file",
             "server": "filesystem",
@@ -133,9 +138,14 @@ impl Rig {
             "requester": "agent",
             "approvers": ["alice"],
             "timeout_secs": 600,
-        }))
-        .unwrap();
-        self.service.create(body).await.unwrap();
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        self.service
+            .create(serde_json::from_value(body).unwrap())
+            .await
+            .unwrap();
     }
 
     /// The payload of the execution's latest scheduled task, once there is
@@ -213,6 +223,7 @@ both_stores!(
     approval_resumes_the_execution_with_the_stored_token,
     rejection_fails_the_wait_with_hitl_rejected,
     a_decision_before_the_token_arrives_is_answered_by_the_task,
+    wake_reminds_escalates_and_expires,
 );
 
 async fn approval_resumes_the_execution_with_the_stored_token(b: Backend) {
@@ -371,7 +382,14 @@ async fn cancel_stops_the_execution() {
     let recorder = Recorder::default();
     let url = recorder.clone().start().await;
     let machine = "arn:aws:states:us-east-1:123456789012:stateMachine:hitl";
-    let rig = Rig::on(Backend::sqlite(), sfn_client(&url), machine.into(), None).await;
+    let rig = Rig::on(
+        Backend::sqlite(),
+        sfn_client(&url),
+        machine.into(),
+        None,
+        Settings::default(),
+    )
+    .await;
     rig.create("apr.odd:id").await;
     rig.service
         .cancel(
@@ -401,5 +419,68 @@ async fn cancel_stops_the_execution() {
         format!("arn:aws:states:us-east-1:123456789012:execution:hitl:{name}")
     );
     assert!(calls[1].1["cause"].as_str().unwrap().contains("not needed"));
+    rig.stop().await;
+}
+
+/// The `wake` task on a timed-out wait: not yet due → wait again for the
+/// rest; at the escalation time → escalated; at the deadline → expired
+/// through the service's conditional write, and the request's waiting task
+/// is resumed with the expiry. The service's own sweep is slowed right down
+/// so only the workflow fires the timers.
+async fn wake_reminds_escalates_and_expires(b: Backend) {
+    let recorder = Recorder::default();
+    let url = recorder.clone().start().await;
+    let machine = "arn:aws:states:us-east-1:123456789012:stateMachine:hitl";
+    let mut settings = Settings::default();
+    settings.replicas.sweep_every = Duration::from_secs(3600);
+    let rig = Rig::on(b, sfn_client(&url), machine.into(), None, settings).await;
+    let id = "apr_sfn_wake";
+    rig.create_with(
+        id,
+        json!({"timeout_secs": 3, "escalation": {"after_secs": 1, "to": "group:oncall"}}),
+    )
+    .await;
+    let token = json!({"task": "await_decision", "request_id": id, "task_token": "tok-1"});
+    rig.tasks.run(Task::parse(&token).unwrap()).await.unwrap();
+    let wake = || async {
+        let task = json!({"task": "wake", "request_id": id, "execution": "x"});
+        rig.tasks.run(Task::parse(&task).unwrap()).await.unwrap()
+    };
+
+    let early = wake().await;
+    assert_eq!(early["action"], "none", "{early}");
+    assert_eq!(early["status"], "pending");
+    assert_eq!(early["next_wake_seconds"], 1, "{early}");
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let escalated = wake().await;
+    assert_eq!(escalated["action"], "escalated", "{escalated}");
+    assert_eq!(escalated["status"], "pending");
+    let rest = escalated["next_wake_seconds"].as_u64().unwrap();
+    assert!((1..=2).contains(&rest), "{escalated}");
+    assert!(rig.service.get(id).await.unwrap().reminded_at.is_some());
+
+    // A fresh wait hands out a fresh token.
+    let token = json!({"task": "await_decision", "request_id": id, "task_token": "tok-2"});
+    rig.tasks.run(Task::parse(&token).unwrap()).await.unwrap();
+    assert_eq!(
+        rig.store.task_token(id).await.unwrap().as_deref(),
+        Some("tok-2")
+    );
+
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let expired = wake().await;
+    assert_eq!(expired["status"], "expired", "{expired}");
+    assert_eq!(rig.service.get(id).await.unwrap().status, Status::Expired);
+    let resumed: Vec<Value> = recorder
+        .calls()
+        .into_iter()
+        .filter(|(t, _)| t == "AWSStepFunctions.SendTaskSuccess")
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(resumed.len(), 1, "{resumed:?}");
+    assert_eq!(resumed[0]["taskToken"], "tok-2");
+    let output: Value = serde_json::from_str(resumed[0]["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output["status"], "expired");
     rig.stop().await;
 }
