@@ -208,10 +208,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Arc::new(store)
         }
     };
-    let notifiers: Vec<Arc<dyn Notifier>> = slack
+    let mut notifiers: Vec<Arc<dyn Notifier>> = slack
         .iter()
         .map(|s| s.clone() as Arc<dyn Notifier>)
         .collect();
+    if let Some(topic) = &cfg.sns_topic_arn {
+        tracing::info!(topic = %topic, "SNS notices are on");
+        notifiers.push(Arc::new(
+            hitl_bot::notify::sns::SnsNotifier::from_env(topic).await,
+        ));
+    }
     // On AWS, one Step Functions execution per request waits for its
     // decision and wakes at its timers; its tasks run on the Lambda function
     // the state machine names (the same image). The sweep of due timers on

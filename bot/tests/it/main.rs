@@ -13,6 +13,7 @@ mod concurrency;
 mod identities;
 mod long_poll;
 mod migration;
+mod notify_sns;
 mod replicas;
 mod restart;
 mod slack;
