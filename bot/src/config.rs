@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// The approval state machine of the AWS back end [config: state_machine_arn]
     #[arg(long, env = "STATE_MACHINE_ARN")]
     pub state_machine_arn: Option<String>,
+    /// SNS topic that hears every request and decision, with message
+    /// attributes for filter policies [config: sns_topic_arn]
+    #[arg(long, env = "SNS_TOPIC_ARN")]
+    pub sns_topic_arn: Option<String>,
     /// TOML config file with any of these settings
     #[arg(long, env = "HITL_CONFIG")]
     pub config: Option<PathBuf>,
@@ -108,6 +112,7 @@ pub struct FileConfig {
     pub db: Option<PathBuf>,
     pub table_name: Option<String>,
     pub state_machine_arn: Option<String>,
+    pub sns_topic_arn: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub token: Option<String>,
     pub token_previous: Option<String>,
@@ -168,6 +173,8 @@ pub struct ServeConfig {
     pub slack: Option<SlackConfig>,
     /// The AWS back end, when TABLE_NAME and STATE_MACHINE_ARN are set.
     pub aws: Option<AwsBackend>,
+    /// The SNS channel, when SNS_TOPIC_ARN is set.
+    pub sns_topic_arn: Option<String>,
 }
 
 /// Where the AWS back end keeps its state.
@@ -290,8 +297,15 @@ impl ServeArgs {
                 "STATE_MACHINE_ARN is set but TABLE_NAME is not: the AWS back end needs both (terraform output gives them)"
             ),
         };
+        let sns_topic_arn = nonempty(self.sns_topic_arn.or(file.sns_topic_arn));
+        if let Some(arn) = &sns_topic_arn
+            && !arn.starts_with("arn:")
+        {
+            bail!("SNS_TOPIC_ARN {arn:?} is not an ARN (arn:aws:sns:REGION:ACCOUNT:NAME)");
+        }
         Ok(ServeConfig {
             aws,
+            sns_topic_arn,
             cards_dir: self.cards_dir.or(file.cards_dir),
             slack,
             listen,

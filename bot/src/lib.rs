@@ -115,22 +115,38 @@ impl Running {
         clock: Clock,
         extra_notifiers: Vec<Arc<dyn Notifier>>,
     ) -> anyhow::Result<Self> {
+        Self::start_on(store, settings, clock, extra_notifiers, None).await
+    }
+
+    /// Like [`Running::start`], on `workflow` when given (Step Functions)
+    /// instead of the local engine. The sweep of due timers runs either way,
+    /// so a timer the workflow missed still fires.
+    pub async fn start_on(
+        store: Arc<dyn Store>,
+        settings: Settings,
+        clock: Clock,
+        extra_notifiers: Vec<Arc<dyn Notifier>>,
+        workflow: Option<Arc<dyn workflow::Workflow>>,
+    ) -> anyhow::Result<Self> {
         let shutdown = CancellationToken::new();
-        let (workflow, driver) = LocalWorkflow::new(clock.clone());
+        let (local, driver) = LocalWorkflow::new(clock.clone());
+        let (workflow, driver) = match workflow {
+            Some(w) => (w, None),
+            None => (Arc::new(local) as Arc<dyn workflow::Workflow>, Some(driver)),
+        };
         let notifiers: Vec<Arc<dyn Notifier>> = extra_notifiers;
         let service = ApprovalService::new(
             store.clone(),
-            Arc::new(workflow),
+            workflow,
             Fanout::new(notifiers.clone()),
             clock,
             settings,
             shutdown.clone(),
         );
-        let mut tasks = vec![tokio::spawn(driver.run(
-            service.as_due(),
-            store.clone(),
-            shutdown.clone(),
-        ))];
+        let mut tasks: Vec<JoinHandle<()>> = driver
+            .into_iter()
+            .map(|d| tokio::spawn(d.run(service.as_due(), store.clone(), shutdown.clone())))
+            .collect();
         tasks.extend(
             notifiers
                 .iter()

@@ -329,9 +329,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     match &cfg.aws {
         Some(aws) => {
             tracing::info!(table = %aws.table_name, "DynamoDB store");
-            // Timers run in the service on leases kept in the table, so any
-            // number of replicas share them.
-            tracing::warn!(state_machine = %aws.state_machine_arn, "the Step Functions workflow is not driven yet; deadlines and reminders run in the service");
         }
         None => {
             tracing::info!(db = %cfg.db.display(), "store opened");
@@ -343,11 +340,36 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         }
     }
-    let notifiers: Vec<Arc<dyn Notifier>> = slack
+    let mut notifiers: Vec<Arc<dyn Notifier>> = slack
         .iter()
         .map(|s| s.clone() as Arc<dyn Notifier>)
         .collect();
-    let running = Running::start(store, cfg.settings, Clock::System, notifiers).await?;
+    if let Some(topic) = &cfg.sns_topic_arn {
+        tracing::info!(topic = %topic, "SNS notices are on");
+        notifiers.push(Arc::new(
+            hitl_bot::notify::sns::SnsNotifier::from_env(topic).await,
+        ));
+    }
+    // On AWS, one Step Functions execution per request waits for its
+    // decision and wakes at its timers; its tasks run on the Lambda function
+    // the state machine names (the same image). The sweep of due timers on
+    // leases kept in the table stays on as the backstop.
+    let workflow = match &cfg.aws {
+        Some(aws) => {
+            tracing::info!(state_machine = %aws.state_machine_arn, "Step Functions workflow");
+            Some(Arc::new(
+                hitl_bot::workflow::step_functions::StepFunctionsWorkflow::from_env(
+                    &aws.state_machine_arn,
+                    store.clone(),
+                    Clock::System,
+                )
+                .await,
+            ) as Arc<dyn hitl_bot::workflow::Workflow>)
+        }
+        None => None,
+    };
+    let running =
+        Running::start_on(store, cfg.settings, Clock::System, notifiers, workflow).await?;
     let router = hitl_bot::app_with_slack(
         running.service.clone(),
         Tokens::new(token, cfg.token_previous),

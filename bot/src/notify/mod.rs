@@ -16,6 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::service::ApprovalService;
 
+pub mod sns;
+
 /// Which lifecycle moment a notice is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notice {

@@ -1412,7 +1412,54 @@ impl Store for DynamoStore {
         self.delete_item(CREDS_PK.to_owned(), id.to_owned()).await?;
         Ok(true)
     }
+
+    async fn put_task_token(&self, request_id: &str, token: &str) -> Result<bool, StoreError> {
+        // The token item beside the record, written only while the record
+        // is pending: one transaction with a check on the record.
+        let pk = req_pk(request_id);
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", s(pk.clone()))
+            .key("sk", s("REC"))
+            .condition_expression("#s = :pending")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":pending", s("pending"))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(pk))
+            .item("sk", s(TOKEN_SK))
+            .item("token", s(token))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let items = vec![
+            TransactWriteItem::builder().condition_check(check).build(),
+            TransactWriteItem::builder().put(put).build(),
+        ];
+        for _ in 0..MAX_RACES {
+            match self.transact(items.clone()).await {
+                Ok(()) => return Ok(true),
+                Err(Lost::Condition) => return Ok(false),
+                Err(Lost::Conflict) => continue,
+                Err(Lost::Store(e)) => return Err(e),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "the task token of {request_id} kept conflicting with other writes"
+        )))
+    }
+
+    async fn task_token(&self, request_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .get_item(req_pk(request_id), TOKEN_SK)
+            .await?
+            .and_then(|i| str_of(&i, "token")))
+    }
 }
+
+/// The sort key of a request's workflow task token.
+const TOKEN_SK: &str = "TOKEN";
 
 impl DynamoStore {
     /// Writes an item that must not exist yet.

@@ -282,4 +282,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Revokes the credential with this id; false when there is none.
     async fn revoke_credential(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Keeps the workflow's task token with a pending record, replacing an
+    /// older one (a re-wait hands out a fresh token). False, with nothing
+    /// stored, when the record is final or unknown: the caller then answers
+    /// the task itself, so a decision made before the token arrived is
+    /// never lost.
+    async fn put_task_token(&self, request_id: &str, token: &str) -> Result<bool, StoreError>;
+
+    /// The task token kept with the record, if any.
+    async fn task_token(&self, request_id: &str) -> Result<Option<String>, StoreError>;
 }

@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_outbox.sql"),
     include_str!("migrations/0005_replicas.sql"),
     include_str!("migrations/0006_credentials.sql"),
+    include_str!("migrations/0007_task_tokens.sql"),
 ];
 
 /// Most operations one transaction carries; bounds the latency of the first.
@@ -1043,6 +1044,32 @@ impl Store for SqliteStore {
                 .prepare_cached("DELETE FROM credentials WHERE id = ?1")?
                 .execute([id])?;
             Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn put_task_token(&self, request_id: &str, token: &str) -> Result<bool, StoreError> {
+        let (id, token) = (request_id.to_owned(), token.to_owned());
+        self.with_conn(move |tx| {
+            let n = tx
+                .prepare_cached(
+                    "INSERT INTO task_tokens (request_id, token)
+                     SELECT request_id, ?2 FROM approvals WHERE request_id = ?1 AND status = 'pending'
+                     ON CONFLICT (request_id) DO UPDATE SET token = excluded.token",
+                )?
+                .execute(params![id, token])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn task_token(&self, request_id: &str) -> Result<Option<String>, StoreError> {
+        let id = request_id.to_owned();
+        self.with_conn(move |tx| {
+            Ok(tx
+                .prepare_cached("SELECT token FROM task_tokens WHERE request_id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?)
         })
         .await
     }

@@ -6,6 +6,8 @@
 //! the store's conditional write: a timer racing a click cannot both win.
 
 pub mod local;
+pub mod step_functions;
+pub mod tasks;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
