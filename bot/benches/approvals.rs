@@ -54,6 +54,8 @@ const RUNS: usize = 3;
 
 struct Server {
     url: String,
+    /// An approver credential for "alice", who decides every request.
+    approver: String,
     svc: Arc<ApprovalService>,
     running: Running,
     _dir: tempfile::TempDir,
@@ -77,6 +79,13 @@ async fn start_on(db: &std::path::Path, dir: tempfile::TempDir) -> Server {
         .await
         .unwrap();
     let svc = running.service.clone();
+    let (approver, cred) = hitl_bot::credentials::issue(
+        hitl_bot::credentials::Role::Approver,
+        Some("alice"),
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    svc.store().put_credential(cred).await.unwrap();
     let router = hitl_bot::app(svc.clone(), Tokens::new(SecretString::from(TOKEN), None));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -86,6 +95,7 @@ async fn start_on(db: &std::path::Path, dir: tempfile::TempDir) -> Server {
     }));
     Server {
         url,
+        approver,
         svc,
         running,
         _dir: dir,
@@ -143,7 +153,7 @@ async fn wake_latency(n: usize) -> (Duration, Duration) {
         let sent = Instant::now();
         let resp = http
             .post(format!("{}/v1/approvals/{id}/decision", s.url))
-            .bearer_auth(TOKEN)
+            .bearer_auth(&s.approver)
             .json(&json!({"action": "approve", "approver": "alice"}))
             .send()
             .await
@@ -193,7 +203,7 @@ async fn cross_process_wake_latency(n: usize) -> (Duration, Duration) {
         let sent = Instant::now();
         let resp = http
             .post(format!("{}/v1/approvals/{id}/decision", b.url))
-            .bearer_auth(TOKEN)
+            .bearer_auth(&b.approver)
             .json(&json!({"action": "approve", "approver": "alice"}))
             .send()
             .await
@@ -216,7 +226,7 @@ async fn http_throughput(pairs: usize, clients: usize) -> f64 {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (http, url) = (http.clone(), s.url.clone());
+        let (http, url, approver) = (http.clone(), s.url.clone(), s.approver.clone());
         tasks.push(tokio::spawn(async move {
             for i in (c..pairs).step_by(clients) {
                 let r: serde_json::Value = http
@@ -232,7 +242,7 @@ async fn http_throughput(pairs: usize, clients: usize) -> f64 {
                 let id = r["request_id"].as_str().unwrap();
                 let resp = http
                     .post(format!("{url}/v1/approvals/{id}/decision"))
-                    .bearer_auth(TOKEN)
+                    .bearer_auth(&approver)
                     .json(&json!({"action": "approve", "approver": "alice"}))
                     .send()
                     .await

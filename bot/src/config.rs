@@ -69,6 +69,11 @@ pub struct ServeArgs {
     /// [config: retention_days] [default: 90]
     #[arg(long, env = "HITL_RETENTION_DAYS")]
     pub retention_days: Option<u64>,
+    /// Seconds after an approval within which the call may run (claimed
+    /// once); later it is refused and must be asked again
+    /// [config: claim_window_secs] [default: 600]
+    #[arg(long, env = "HITL_CLAIM_WINDOW_SECS")]
+    pub claim_window_secs: Option<u64>,
     /// Log format [config: log_format] [default: text]
     #[arg(long, env = "HITL_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -119,6 +124,7 @@ pub struct FileConfig {
     pub default_timeout_secs: Option<u64>,
     pub max_timeout_secs: Option<u64>,
     pub max_wait_secs: Option<u64>,
+    pub claim_window_secs: Option<u64>,
     /// Who may decide requests that name nobody (user ids, `group:NAME`).
     pub approvers: Option<Vec<String>>,
     /// Approver groups: `sre = ["alice", "slack:U0BOB", "teams:carol@contoso.com"]`.
@@ -239,6 +245,10 @@ impl ServeArgs {
             retention: (retention_days > 0)
                 .then(|| Duration::from_secs(retention_days * 24 * 3600)),
             max_wait_secs: file.max_wait_secs.unwrap_or(defaults.max_wait_secs),
+            claim_window_secs: self
+                .claim_window_secs
+                .or(file.claim_window_secs)
+                .unwrap_or(defaults.claim_window_secs),
             people,
             outbox: OutboxSettings {
                 give_up_after: file

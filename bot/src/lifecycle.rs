@@ -46,7 +46,12 @@ pub enum Event {
     /// The reminder/escalation step ran.
     Remind,
     /// The approved call is about to run with these arguments.
-    Execute { arguments: Value },
+    /// `claim_within`: how long after the decision the approval may be
+    /// claimed; after that it is spent and the call must be asked again.
+    Execute {
+        arguments: Value,
+        claim_within: chrono::Duration,
+    },
     /// Every channel was told about the new request.
     Notified,
 }
@@ -107,6 +112,8 @@ pub enum Refusal {
     NotApproved(Status),
     #[error("the approved call already ran at {0}; a new call needs a new approval")]
     AlreadyExecuted(DateTime<Utc>),
+    #[error("the approval could be claimed until {0}; it is spent, ask again")]
+    ClaimExpired(DateTime<Utc>),
     #[error(
         "the arguments differ from those approved ({approved}); a changed call needs a new approval"
     )]
@@ -206,12 +213,20 @@ pub fn apply(
                 json!({"escalated_to": to}),
             ))
         }
-        Event::Execute { arguments } => {
+        Event::Execute {
+            arguments,
+            claim_within,
+        } => {
             if record.status != Status::Approved {
                 return Err(Refusal::NotApproved(record.status));
             }
             if let Some(at) = record.executed_at {
                 return Err(Refusal::AlreadyExecuted(at));
+            }
+            // An approval does not live forever: it runs one call, soon.
+            let until = record.decided_at.unwrap_or(record.timestamp) + *claim_within;
+            if now > until {
+                return Err(Refusal::ClaimExpired(until));
             }
             let hash = arguments_hash(arguments);
             if hash != record.arguments_hash {
@@ -504,7 +519,10 @@ mod tests {
     fn execution_is_once_and_bound_to_the_approved_arguments() {
         let r = record(1);
         let now = r.timestamp;
-        let exec = |args| Event::Execute { arguments: args };
+        let exec = |args| Event::Execute {
+            arguments: args,
+            claim_within: chrono::Duration::seconds(600),
+        };
         assert!(matches!(
             apply(&r, &exec(json!({"path": "/tmp/x"})), now),
             Err(Refusal::NotApproved(Status::Pending))

@@ -62,6 +62,7 @@ pub async fn create(
             }
         }
     }
+    within_ceiling(&svc, &body.approvers)?;
     if let Some(id) = &body.request_id
         && let Ok(existing) = svc.get(id).await
         && !visible(&svc, &caller, &bound, &existing)
@@ -79,6 +80,46 @@ pub async fn create(
         Created::Existing => StatusCode::OK,
     };
     Ok((status, Json(record)))
+}
+
+/// The operator's approvers are a ceiling: a request may name approvers
+/// only to narrow them. Each entry must be on the configured list (the same
+/// person, or the same group), or a member of a configured group on it.
+/// With no approvers configured anyone but the requester may decide, so any
+/// list narrows that.
+fn within_ceiling(svc: &ApprovalService, asked: &[String]) -> Result<(), AppError> {
+    let ceiling = &svc.settings().default_approvers;
+    if ceiling.is_empty() || asked.is_empty() {
+        return Ok(());
+    }
+    let people = svc.people();
+    let groups = &svc.settings().groups;
+    let allowed = |entry: &str| {
+        ceiling.iter().any(|c| {
+            c.trim() == entry.trim()
+                || people.same(c, entry)
+                || c.strip_prefix("group:")
+                    .and_then(|g| groups.get(g))
+                    .is_some_and(|members| members.iter().any(|m| people.same(m, entry)))
+        })
+    };
+    let outside: Vec<&str> = asked
+        .iter()
+        .map(String::as_str)
+        .filter(|e| !allowed(e))
+        .collect();
+    if outside.is_empty() {
+        return Ok(());
+    }
+    Err(AppError::new(
+        StatusCode::FORBIDDEN,
+        "approver_not_allowed",
+        format!(
+            "`approvers` may only narrow the configured approvers ({}); not allowed: {}",
+            ceiling.join(", "),
+            outside.join(", ")
+        ),
+    ))
 }
 
 /// The requester names bound to a requester credential.

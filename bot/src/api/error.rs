@@ -91,6 +91,7 @@ impl From<ServiceError> for AppError {
                     Refusal::DeadlinePassed(_) => (StatusCode::CONFLICT, "expired"),
                     Refusal::NotApproved(_) => (StatusCode::CONFLICT, "not_approved"),
                     Refusal::AlreadyExecuted(_) => (StatusCode::CONFLICT, "already_executed"),
+                    Refusal::ClaimExpired(_) => (StatusCode::GONE, "claim_expired"),
                     Refusal::ArgumentsMismatch { .. } => {
                         (StatusCode::CONFLICT, "arguments_mismatch")
                     }

@@ -103,7 +103,17 @@ impl ApprovalService {
         request_id: &str,
         arguments: serde_json::Value,
     ) -> Result<ApprovalRecord, ServiceError> {
-        self.apply(request_id, Event::Execute { arguments }).await
+        let claim_within = chrono::Duration::seconds(
+            i64::try_from(self.settings.claim_window_secs).unwrap_or(i64::MAX / 1000),
+        );
+        self.apply(
+            request_id,
+            Event::Execute {
+                arguments,
+                claim_within,
+            },
+        )
+        .await
     }
 
     /// Runs a lifecycle event through the store, then does what follows from it.

@@ -26,6 +26,9 @@ pub struct Settings {
     pub retention: Option<Duration>,
     /// Longest `?wait=` a caller may ask for.
     pub max_wait_secs: u64,
+    /// Seconds after an approval within which its call may be claimed
+    /// (`POST /v1/approvals/{id}/execution`); later it is refused.
+    pub claim_window_secs: u64,
     /// People linked across platforms (`[[people]]`): each counts once for
     /// self-approval, quorum and allowlists, whichever identity they use.
     pub people: People,
@@ -69,6 +72,7 @@ impl Default for Settings {
             default_escalation: None,
             retention: Some(Duration::from_secs(90 * 24 * 3600)),
             max_wait_secs: 300,
+            claim_window_secs: 600,
             people: People::default(),
             outbox: OutboxSettings::default(),
             replicas: ReplicaSettings::default(),

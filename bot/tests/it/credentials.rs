@@ -429,3 +429,95 @@ async fn a_blank_token_is_refused_at_start() {
         assert!(err.contains("empty or blank"), "{err}");
     }
 }
+
+#[tokio::test]
+async fn a_request_may_only_narrow_the_configured_approvers() {
+    let settings = hitl_bot::service::Settings {
+        default_approvers: vec!["alice".into(), "group:sre".into()],
+        groups: [("sre".to_owned(), vec!["bob".to_owned(), "carol".to_owned()])]
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    };
+    let s = TestServer::start_with(settings).await;
+    let before = s.snapshot().await;
+    for approvers in [
+        json!(["mallory"]),
+        json!(["alice", "eve"]),
+        json!(["group:other"]),
+    ] {
+        let (status, err) = s
+            .post(
+                "/v1/approvals",
+                json!({"tool": "t", "arguments": {}, "risk": "high", "requester": "agent", "approvers": approvers}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{approvers}: {err}");
+        assert_eq!(err["code"], "approver_not_allowed", "{err}");
+    }
+    assert_eq!(s.snapshot().await, before, "nothing created");
+    // Narrowing is fine: one listed person, a group member, the group itself.
+    for approvers in [json!(["ALICE"]), json!(["carol"]), json!(["group:sre"])] {
+        let r = s.create(json!({"approvers": approvers})).await;
+        assert_eq!(r["status"], "pending");
+    }
+    // And the request's list then binds: mallory cannot decide one for carol.
+    let r = s
+        .create(json!({"request_id": "for-carol", "approvers": ["carol"]}))
+        .await;
+    assert_eq!(r["approvers"], json!(["carol"]));
+    let (status, err) = s.decide("for-carol", "approve", "alice", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{err}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn an_approval_is_claimed_once_and_only_within_its_window() {
+    let args = json!({"path": "/tmp/hitl-test.txt", "content": "hello"});
+    // Default window (600 s): the first claim runs, a second is spent.
+    let s = TestServer::start().await;
+    s.create(json!({"request_id": "run-once"})).await;
+    assert_eq!(
+        s.decide("run-once", "approve", "alice", None).await.0,
+        StatusCode::OK
+    );
+    let claim = json!({"arguments": args});
+    let (status, r) = s
+        .post("/v1/approvals/run-once/execution", claim.clone())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let (status, err) = s
+        .post("/v1/approvals/run-once/execution", claim.clone())
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    assert_eq!(err["code"], "already_executed");
+    s.stop().await;
+
+    // A window of 0 s: any claim after the decision's instant is too late.
+    let s = TestServer::start_with(hitl_bot::service::Settings {
+        claim_window_secs: 0,
+        ..Default::default()
+    })
+    .await;
+    s.create(json!({"request_id": "late"})).await;
+    assert_eq!(
+        s.decide("late", "approve", "alice", None).await.0,
+        StatusCode::OK
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let before = s.snapshot().await;
+    let (status, err) = s.post("/v1/approvals/late/execution", claim).await;
+    assert_eq!(status, StatusCode::GONE, "{err}");
+    assert_eq!(err["code"], "claim_expired", "{err}");
+    assert_eq!(
+        hitl_client::ErrorCode::parse(err["code"].as_str().unwrap()),
+        hitl_client::ErrorCode::ClaimExpired
+    );
+    assert!(
+        hitl_client::ErrorCode::ClaimExpired.approval_spent(),
+        "the gateway asks again"
+    );
+    assert_eq!(s.snapshot().await, before, "nothing changed");
+    assert!(s.record("late").await.get("executed_at").is_none());
+    s.stop().await;
+}

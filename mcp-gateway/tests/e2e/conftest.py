@@ -78,12 +78,12 @@ class Bot:
             self.proc.terminate()
             self.proc.wait(timeout=10)
 
-    def api(self, method, path, body=None):
+    def api(self, method, path, body=None, token=TOKEN):
         req = urllib.request.Request(
             f"{self.url}{path}",
             method=method,
             data=json.dumps(body).encode() if body is not None else None,
-            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
@@ -103,11 +103,24 @@ class Bot:
             time.sleep(0.05)
         raise AssertionError(f"expected {count} pending request(s), found {self.pending()}")
 
+    def approver_token(self, who):
+        """An approver credential for `who`, made as an operator would."""
+        tokens = self.__dict__.setdefault("_approvers", {})
+        if who not in tokens:
+            out = subprocess.run(
+                [HITL_BOT, "token", "create", "--approver", who, "--data-dir", str(self.data_dir)],
+                env=dict(os.environ, HITL_TOKEN=TOKEN, **self.env),
+                capture_output=True, text=True, check=True,
+            )
+            tokens[who] = out.stdout.strip().splitlines()[-1]
+        return tokens[who]
+
     def decide(self, request_id, action, approver="alice", reason=None):
-        body = {"action": action, "approver": approver}
+        body = {"action": action}
         if reason:
             body["reason"] = reason
-        return self.api("POST", f"/v1/approvals/{request_id}/decision", body)
+        return self.api("POST", f"/v1/approvals/{request_id}/decision", body,
+                        token=self.approver_token(approver))
 
     def get(self, request_id):
         return self.api("GET", f"/v1/approvals/{request_id}")[1]
