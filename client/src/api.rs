@@ -37,8 +37,15 @@ pub struct ApiClient {
 
 impl ApiClient {
     /// A client of the service at `base_url`; refused when that is not an
-    /// http(s) URL.
+    /// http(s) URL, or is plain http to another machine (the token and the
+    /// calls' arguments would cross the network in clear text).
     pub fn new(base_url: &str, token: Option<SecretString>) -> Result<Self, ClientError> {
+        // Checked on the URL as shown, so a refusal never repeats a secret.
+        let shown = without_secrets(base_url);
+        if reqwest::Url::parse(base_url).is_ok() {
+            crate::local::check_outbound_base(&shown, "the approval service URL")
+                .map_err(ClientError::Protocol)?;
+        }
         let base = reqwest::Url::parse(base_url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base())
@@ -317,6 +324,27 @@ mod tests {
         assert_eq!(without_secrets("user:pw@host?x=1"), "…@host");
         let e = ApiClient::new("ftp://u:secret@host/", None).unwrap_err();
         assert!(!e.to_string().contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn plain_http_is_accepted_only_to_this_machine() {
+        for ok in [
+            "https://approvals.example/",
+            "http://127.0.0.1:8080",
+            "http://localhost:1/stage",
+            "http://[::1]:9/",
+        ] {
+            assert!(ApiClient::new(ok, None).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://approvals.example:8080/",
+            "http://10.0.0.5/",
+            "http://u:pw-secret@approvals.example/?k=sk-1",
+        ] {
+            let e = ApiClient::new(bad, None).unwrap_err().to_string();
+            assert!(e.contains("use https://"), "{e}");
+            assert!(!e.contains("pw-secret") && !e.contains("sk-1"), "{e}");
+        }
     }
 
     #[test]

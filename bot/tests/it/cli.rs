@@ -208,3 +208,22 @@ async fn audit_csv_never_starts_a_cell_with_a_formula() {
     assert!(text(&out.stdout).contains(r#""request_id":"-2-1""#));
     s.stop().await;
 }
+
+#[tokio::test]
+async fn plain_http_to_another_machine_is_refused_as_slack_api_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("SLACK_BOT_TOKEN", "xoxb-1-2-abc")
+        .env("SLACK_API_URL", "http://slack.example/api/")
+        .output()
+        .await
+        .unwrap();
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("SLACK_API_URL") && err.contains("use https://"),
+        "{err}"
+    );
+}
