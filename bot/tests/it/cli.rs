@@ -227,3 +227,40 @@ async fn plain_http_to_another_machine_is_refused_as_slack_api_url() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn pending_lists_every_request_when_one_stored_record_is_deep() {
+    let s = TestServer::start().await;
+    s.create(json!({"request_id": "readable", "tool": "delete_branch"}))
+        .await;
+    // A record stored before the API capped depth (or by another writer),
+    // 125 levels deep: inside a listing that was past what a JSON reader
+    // accepts, and the whole listing failed.
+    for (id, levels) in [("deep-125", 125)] {
+        let mut deep = json!("leaf");
+        for _ in 0..levels {
+            deep = json!({ "a": deep });
+        }
+        let body: hitl_wire::api::CreateApproval = serde_json::from_value(json!({
+            "request_id": id, "tool": "t", "risk": "high", "requester": "a"
+        }))
+        .unwrap();
+        s.service
+            .create(hitl_wire::api::CreateApproval {
+                arguments: deep,
+                ..body
+            })
+            .await
+            .unwrap();
+    }
+    let env = [("HITL_APPROVAL_URL", s.url.as_str()), ("HITL_TOKEN", TOKEN)];
+    let out = run(&["pending"], &env).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    assert!(
+        listing.contains("readable") && listing.contains("delete_branch"),
+        "{listing}"
+    );
+    assert!(listing.contains("deep-125"), "{listing}");
+    s.stop().await;
+}

@@ -674,7 +674,8 @@ impl Gateway {
             }
         } else {
             let mine = self.shared.principal(self.session);
-            match self.shared.approvals.pending().await {
+            // A record this gateway cannot read is not listed; the others are.
+            match self.shared.approvals.pending().await.map(|l| l.approvals) {
                 Ok(mut list) => {
                     list.retain(|r| r.session.as_deref() == Some(mine.as_str()));
                     let lines: Vec<String> = list
