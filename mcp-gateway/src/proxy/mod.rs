@@ -74,6 +74,7 @@ impl Shared {
         policy: Arc<Policy>,
         approvals: ApprovalClient,
         hold: HoldSettings,
+        held: limits::HeldCounts,
     ) -> Arc<Self> {
         Arc::new(Self {
             upstreams,
@@ -89,7 +90,7 @@ impl Shared {
             tasks: tasks::Tasks::default(),
             refreshing: tokio::sync::Mutex::new(()),
             sessions: AtomicU64::new(0),
-            held: limits::HeldCounts::default(),
+            held,
             instance: instance_id(),
         })
     }
