@@ -366,6 +366,9 @@ fn resolve_slack(a: SlackArgs) -> anyhow::Result<Option<SlackConfig>> {
     cfg.channel = a.channel.filter(|c| !c.trim().is_empty());
     if let Some(url) = a.api_url.filter(|u| !u.trim().is_empty()) {
         slack::client::check_api_url(&url).map_err(|e| anyhow::anyhow!("SLACK_API_URL: {e}"))?;
+        // The bot token goes to this URL: never in clear text over a network.
+        hitl_client::local::check_outbound_base(&url, "SLACK_API_URL")
+            .map_err(anyhow::Error::msg)?;
         cfg.api_url = url;
     }
     Ok(Some(cfg))

@@ -476,14 +476,25 @@ fn client(args: &ClientArgs) -> anyhow::Result<ApiClient> {
 }
 
 async fn pending(args: ClientArgs) -> anyhow::Result<ExitCode> {
-    let records = client(&args)?
+    let listing = client(&args)?
         .list(Some("pending"), 1000)
         .await
         .map_err(hint)?;
+    // One record this terminal cannot read never hides the others.
+    for u in &listing.unreadable {
+        eprintln!(
+            "hitl-bot: request {} could not be read ({}); see it with GET /v1/approvals/ID or cancel it",
+            u.request_id.as_deref().unwrap_or("(unknown id)"),
+            u.error
+        );
+    }
+    let (records, unreadable) = (listing.approvals, listing.unreadable.len());
     let now = chrono::Utc::now();
     let mut out = std::io::stdout().lock();
     if records.is_empty() {
-        writeln!(out, "no pending requests")?;
+        if unreadable == 0 {
+            writeln!(out, "no pending requests")?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     writeln!(

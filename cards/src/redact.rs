@@ -9,8 +9,10 @@
 //!   `signature`, `hmac`, `salt`) is redacted when its value is a long
 //!   high-entropy hex or base64 string;
 //! - by value: strings that look like credentials (AWS access key ids,
-//!   `Bearer` tokens, GitHub and Slack tokens, PEM private keys, JWTs,
-//!   `password=...` pairs, passwords in URLs) are cut out wherever they
+//!   `Bearer` tokens, GitHub, Slack, GitLab and npm tokens, OpenAI,
+//!   Anthropic, Stripe and Google keys, PEM private keys, JWTs,
+//!   `password=...` pairs, `curl -u user:pass`, `sshpass -p`, MySQL's
+//!   `-ppass`, passwords in URLs) are cut out wherever they
 //!   appear, leaving the rest of the text readable.
 //!
 //! Redaction fails towards hiding: `max_tokens` is redacted too, because
@@ -209,6 +211,28 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
             r#"(?i)(?P<key>(?:^|\s)--?[a-z0-9_-]*(?:password|passwd|pwd|secret|token|api-?key|access-?key|private-?key|credentials?)[a-z0-9_-]*\s+["']?)[^\s"'-][^\s"']{3,}"#,
             "${key}[redacted]",
         ),
+        // Passwords given as flags: `curl -u user:pass` (and `--user`,
+        // `--proxy-user`, `-U`), `sshpass -p pass`, and MySQL's attached
+        // `-ppass` (only its tools: elsewhere `-p` is a port or a flag set).
+        p(
+            r#"(?P<key>(?:^|\s)(?:-u|-U|--user|--proxy-user)(?:\s+|=)["']?[^\s:"']*:)[^\s"']+"#,
+            "${key}[redacted]",
+        ),
+        p(
+            r#"(?P<key>\bsshpass\b[^|;&\n]*?\s-p\s*["']?)[^\s"']+"#,
+            "${key}[redacted]",
+        ),
+        p(
+            r#"(?P<key>\b(?:mysql[a-z]*|mariadb[a-z-]*)\b[^|;&\n]*?\s-p)[^\s"']+"#,
+            "${key}[redacted]",
+        ),
+        // Well-known key formats: OpenAI and Anthropic `sk-`, Stripe secret
+        // and restricted keys, Google API keys, GitLab and npm tokens.
+        p(r"\bsk-[A-Za-z0-9_-]{20,}", REDACTED),
+        p(r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{10,}", REDACTED),
+        p(r"\bAIza[0-9A-Za-z_-]{35}", REDACTED),
+        p(r"\bglpat-[0-9A-Za-z_-]{20,}", REDACTED),
+        p(r"\bnpm_[A-Za-z0-9]{36}\b", REDACTED),
         // Passwords in URLs: scheme://user:password@host.
         p(
             r"(?P<prefix>[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@",

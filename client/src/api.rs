@@ -35,10 +35,63 @@ pub struct ApiClient {
     in_flight: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
+/// A listing of requests: those read, and those that could not be.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub approvals: Vec<ApprovalRecord>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// A listed record this client could not read (too deep for a JSON
+/// reader, or not what API v1 describes).
+#[derive(Debug)]
+pub struct Unreadable {
+    /// Its id, when even that could not be read: `None`.
+    pub request_id: Option<String>,
+    pub error: String,
+}
+
+/// `ApprovalList` with each record left as raw JSON. Skipping over a raw
+/// value does not recurse, so any depth is read.
+#[derive(serde::Deserialize)]
+struct RawList {
+    approvals: Vec<Box<serde_json::value::RawValue>>,
+}
+
+impl Listing {
+    fn read(list: RawList) -> Self {
+        #[derive(serde::Deserialize)]
+        struct Id {
+            request_id: String,
+        }
+        let mut out = Listing::default();
+        for raw in list.approvals {
+            match serde_json::from_str::<ApprovalRecord>(raw.get()) {
+                Ok(r) => out.approvals.push(r),
+                Err(e) => out.unreadable.push(Unreadable {
+                    // Only the id is read; the rest is skipped, not parsed.
+                    request_id: serde_json::from_str::<Id>(raw.get())
+                        .ok()
+                        .map(|i| i.request_id),
+                    error: e.to_string(),
+                }),
+            }
+        }
+        out
+    }
+}
+
 impl ApiClient {
     /// A client of the service at `base_url`; refused when that is not an
-    /// http(s) URL.
+    /// http(s) URL, or is plain http to another machine (the token and the
+    /// calls' arguments would cross the network in clear text).
     pub fn new(base_url: &str, token: Option<SecretString>) -> Result<Self, ClientError> {
+        // Checked on the URL as shown, so a refusal never repeats a secret.
+        let shown = without_secrets(base_url);
+        if reqwest::Url::parse(base_url).is_ok() {
+            crate::local::check_outbound_base(&shown, "the approval service URL")
+                .map_err(ClientError::Protocol)?;
+        }
         let base = reqwest::Url::parse(base_url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base())
@@ -186,24 +239,22 @@ impl ApiClient {
         Ok(list.approvals)
     }
 
-    /// Requests the credential may see, newest first, optionally of one status.
-    pub async fn list(
-        &self,
-        status: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<ApprovalRecord>, ClientError> {
+    /// Requests the credential may see, newest first, optionally of one
+    /// status. Each record is read on its own, so one this client cannot
+    /// read is reported in `unreadable` and the others are still listed.
+    pub async fn list(&self, status: Option<&str>, limit: usize) -> Result<Listing, ClientError> {
         let mut query = vec![("limit", limit.to_string())];
         if let Some(s) = status {
             query.push(("status", s.to_owned()));
         }
-        let list: ApprovalList = self
+        let list: RawList = self
             .send(self.http.get(self.url(&[])).query(&query))
             .await?;
-        Ok(list.approvals)
+        Ok(Listing::read(list))
     }
 
     /// Pending requests the credential may see (at most 100).
-    pub async fn pending(&self) -> Result<Vec<ApprovalRecord>, ClientError> {
+    pub async fn pending(&self) -> Result<Listing, ClientError> {
         self.list(Some("pending"), 100).await
     }
 
@@ -317,6 +368,48 @@ mod tests {
         assert_eq!(without_secrets("user:pw@host?x=1"), "…@host");
         let e = ApiClient::new("ftp://u:secret@host/", None).unwrap_err();
         assert!(!e.to_string().contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn one_unreadable_record_does_not_hide_the_others() {
+        let good = r#"{"request_id":"fine","status":"pending","requester":"a","tool":"t","arguments":{},"arguments_hash":"sha256:00","risk":"high","quorum":1,"timestamp":"2026-01-01T00:00:00Z","expires_at":"2026-01-01T00:05:00Z"}"#;
+        let mut deep = "1".to_owned();
+        for _ in 0..200 {
+            deep = format!("{{\"a\":{deep}}}");
+        }
+        let text = format!(
+            r#"{{"approvals":[{good},{{"request_id":"odd","status":"maybe"}},{{"request_id":"deep","x":{deep}}},{{"no_id":1}}]}}"#
+        );
+        let listing = Listing::read(serde_json::from_str(&text).unwrap());
+        assert_eq!(listing.approvals.len(), 1);
+        assert_eq!(listing.approvals[0].request_id, "fine");
+        let ids: Vec<_> = listing
+            .unreadable
+            .iter()
+            .map(|u| u.request_id.as_deref())
+            .collect();
+        assert_eq!(ids, [Some("odd"), Some("deep"), None]);
+    }
+
+    #[test]
+    fn plain_http_is_accepted_only_to_this_machine() {
+        for ok in [
+            "https://approvals.example/",
+            "http://127.0.0.1:8080",
+            "http://localhost:1/stage",
+            "http://[::1]:9/",
+        ] {
+            assert!(ApiClient::new(ok, None).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://approvals.example:8080/",
+            "http://10.0.0.5/",
+            "http://u:pw-secret@approvals.example/?k=sk-1",
+        ] {
+            let e = ApiClient::new(bad, None).unwrap_err().to_string();
+            assert!(e.contains("use https://"), "{e}");
+            assert!(!e.contains("pw-secret") && !e.contains("sk-1"), "{e}");
+        }
     }
 
     #[test]

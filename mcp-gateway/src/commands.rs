@@ -91,6 +91,10 @@ pub struct GatewaySection {
     pub progress_interval_secs: Option<u64>,
     /// Who the approval requests are from. Default "mcp-agent".
     pub requester: Option<String>,
+    /// Calls one session may have held at once. Default 1000.
+    pub max_held_per_session: Option<usize>,
+    /// Calls the whole gateway may have held at once. Default 10000.
+    pub max_held_per_gateway: Option<usize>,
     /// Hold budgets per MCP client, by its `clientInfo.name`
     /// (`[gateway.clients."claude-code"]`).
     #[serde(default)]
@@ -257,6 +261,17 @@ pub fn proxy_settings(opts: &ServeOptions) -> anyhow::Result<crate::proxy::serve
     if !(1..=15).contains(&tick) {
         bail!("[gateway] progress_interval_secs must be between 1 and 15 (got {tick})");
     }
+    let per_session = section
+        .max_held_per_session
+        .unwrap_or(crate::proxy::limits::MAX_HELD_PER_SESSION);
+    let per_gateway = section
+        .max_held_per_gateway
+        .unwrap_or(crate::proxy::limits::MAX_HELD_PER_GATEWAY);
+    if per_session == 0 || per_gateway == 0 {
+        bail!(
+            "[gateway] max_held_per_session and max_held_per_gateway must be at least 1 (got {per_session} and {per_gateway})"
+        );
+    }
     let approval_url = opts
         .approval_url
         .clone()
@@ -295,6 +310,7 @@ pub fn proxy_settings(opts: &ServeOptions) -> anyhow::Result<crate::proxy::serve
                 .unwrap_or_else(|| "mcp-agent".to_owned()),
             clients: std::sync::Arc::new(crate::proxy::hold::client_holds(section.clients)?),
         },
+        held: crate::proxy::limits::HeldCounts::with_caps(per_session, per_gateway),
         policy: std::sync::Arc::new(policy),
     })
 }

@@ -216,3 +216,59 @@ async fn audit_csv_never_starts_a_cell_with_a_formula() {
     assert!(text(&out.stdout).contains(r#""request_id":"-2-1""#));
     s.stop().await;
 }
+
+#[tokio::test]
+async fn plain_http_to_another_machine_is_refused_as_slack_api_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("SLACK_BOT_TOKEN", "xoxb-1-2-abc")
+        .env("SLACK_API_URL", "http://slack.example/api/")
+        .output()
+        .await
+        .unwrap();
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("SLACK_API_URL") && err.contains("use https://"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn pending_lists_every_request_when_one_stored_record_is_deep() {
+    let s = TestServer::start().await;
+    s.create(json!({"request_id": "readable", "tool": "delete_branch"}))
+        .await;
+    // A record stored before the API capped depth (or by another writer),
+    // 125 levels deep: inside a listing that was past what a JSON reader
+    // accepts, and the whole listing failed.
+    for (id, levels) in [("deep-125", 125)] {
+        let mut deep = json!("leaf");
+        for _ in 0..levels {
+            deep = json!({ "a": deep });
+        }
+        let body: hitl_wire::api::CreateApproval = serde_json::from_value(json!({
+            "request_id": id, "tool": "t", "risk": "high", "requester": "a"
+        }))
+        .unwrap();
+        s.service
+            .create(hitl_wire::api::CreateApproval {
+                arguments: deep,
+                ..body
+            })
+            .await
+            .unwrap();
+    }
+    let env = [("HITL_APPROVAL_URL", s.url.as_str()), ("HITL_TOKEN", TOKEN)];
+    let out = run(&["pending"], &env).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    assert!(
+        listing.contains("readable") && listing.contains("delete_branch"),
+        "{listing}"
+    );
+    assert!(listing.contains("deep-125"), "{listing}");
+    s.stop().await;
+}

@@ -242,3 +242,68 @@ fn cards_never_show_a_secret() {
     );
     assert!(all.contains("Deploy with token [redacted] please"), "{all}");
 }
+
+#[test]
+fn passwords_on_command_lines_and_well_known_key_formats_are_cut_out() {
+    let cases = [
+        (
+            "curl -u alice:hunter22 https://api.example/x",
+            "curl -u alice:[redacted] https://api.example/x",
+        ),
+        (
+            "curl --user=alice:hunter22 -s x",
+            "curl --user=alice:[redacted] -s x",
+        ),
+        (
+            "sshpass -p 'hunter22' ssh root@db",
+            "sshpass -p '[redacted]' ssh root@db",
+        ),
+        ("sshpass -phunter22 ssh db", "sshpass -p[redacted] ssh db"),
+        (
+            "mysql -u root -phunter22 shop",
+            "mysql -u root -p[redacted] shop",
+        ),
+        (
+            "mysqldump -h db -pS3cr3t! shop > x.sql",
+            "mysqldump -h db -p[redacted] shop > x.sql",
+        ),
+        (
+            "OPENAI sk-proj-AbCdEfGhIjKlMnOpQrStUvWx0123 end",
+            "OPENAI [redacted] end",
+        ),
+        (
+            "key sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWx end",
+            "key [redacted] end",
+        ),
+        (
+            "stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc and rk_test_4eC39HqLyjWDarjtT1",
+            "stripe [redacted] and [redacted]",
+        ),
+        (
+            "maps AIzaSyA-1234567890abcdefghijklmnopqrstu ok",
+            "maps [redacted] ok",
+        ),
+        (
+            "gitlab glpat-xxxxxxxxxxxxxxxxxxxx1 ok",
+            "gitlab [redacted] ok",
+        ),
+        (
+            "npm npm_abcdefghijklmnopqrstuvwxyz0123456789 ok",
+            "npm [redacted] ok",
+        ),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(redact_text(input), expected, "input: {input:?}");
+    }
+    // Flags that look alike but carry no password are left alone.
+    for text in [
+        "ssh -p2222 host",
+        "docker run -p8080:80 app",
+        "tar -pxzf backup.tar.gz",
+        "mkdir -p /tmp/x && ps -u root",
+        "mysql -u root -p shop",
+        "ask-for-review --user alice",
+    ] {
+        assert_eq!(redact_text(text), text);
+    }
+}

@@ -74,6 +74,7 @@ impl Shared {
         policy: Arc<Policy>,
         approvals: ApprovalClient,
         hold: HoldSettings,
+        held: limits::HeldCounts,
     ) -> Arc<Self> {
         Arc::new(Self {
             upstreams,
@@ -89,7 +90,7 @@ impl Shared {
             tasks: tasks::Tasks::default(),
             refreshing: tokio::sync::Mutex::new(()),
             sessions: AtomicU64::new(0),
-            held: limits::HeldCounts::default(),
+            held,
             instance: instance_id(),
         })
     }
@@ -674,7 +675,8 @@ impl Gateway {
             }
         } else {
             let mine = self.shared.principal(self.session);
-            match self.shared.approvals.pending().await {
+            // A record this gateway cannot read is not listed; the others are.
+            match self.shared.approvals.pending().await.map(|l| l.approvals) {
                 Ok(mut list) => {
                     list.retain(|r| r.session.as_deref() == Some(mine.as_str()));
                     let lines: Vec<String> = list

@@ -33,6 +33,8 @@ pub struct Proxy {
     pub allowed_hosts: Vec<String>,
     pub approvals: ApprovalClient,
     pub hold: HoldSettings,
+    /// Caps on held calls, per session and in all.
+    pub held: super::limits::HeldCounts,
     pub policy: Arc<Policy>,
 }
 
@@ -67,7 +69,14 @@ pub async fn run(opts: Proxy, stop: CancellationToken) -> anyhow::Result<()> {
     for up in &upstreams {
         up.supervise(stop.clone());
     }
-    let shared = Shared::new(upstreams, routes, opts.policy, opts.approvals, opts.hold);
+    let shared = Shared::new(
+        upstreams,
+        routes,
+        opts.policy,
+        opts.approvals,
+        opts.hold,
+        opts.held,
+    );
     match opts.listen {
         None => {
             let running = Gateway::session(&shared)

@@ -150,3 +150,40 @@ async def test_debug_logs_carry_no_arguments_results_or_url_secrets(bot, tmp_pat
     for secret in (PLANTED, "hunter2-PW"):
         assert secret not in text, f"{secret} in the gateway's log"
         assert secret not in str(err.value)
+
+
+async def test_a_session_past_its_configured_hold_cap_is_refused_clearly(bot, tmp_path):
+    config = tmp_path / "policy.toml"
+    config.write_text(HOLD_ECHO + "\n[gateway]\nmax_held_per_session = 1\n")
+    async with session(gateway_params(bot.url, [EVERYTHING], "--config", str(config))) as gw:
+        results = []
+
+        async def held():
+            results.append(await gw.call_tool("echo", {"message": "first"}))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(held)
+            for _ in range(200):
+                pending = [r for r in bot.pending() if r["arguments"] == {"message": "first"}]
+                if pending:
+                    break
+                await anyio.sleep(0.05)
+            assert len(pending) == 1
+            # The second hold is refused at once, and nothing is created for it.
+            r = await gw.call_tool("echo", {"message": "second"})
+            assert r.isError and "already has 1 calls waiting" in r.content[0].text
+            assert [p["arguments"] for p in bot.pending()] == [{"message": "first"}]
+            bot.decide(pending[0]["request_id"], "approve")
+    assert results[0].content[0].text == "Echo: first"
+
+
+def test_a_hold_cap_of_zero_is_refused_at_start(bot, tmp_path):
+    config = tmp_path / "policy.toml"
+    config.write_text("[gateway]\nmax_held_per_gateway = 0\n")
+    out = subprocess.run(
+        [HITL_MCP, "serve", "--config", str(config), "--", EVERYTHING],
+        env=dict(os.environ, HITL_APPROVAL_URL=bot.url, HITL_TOKEN=TOKEN),
+        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 2
+    assert "max_held_per_gateway must be at least 1" in out.stderr, out.stderr

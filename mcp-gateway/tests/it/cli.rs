@@ -667,7 +667,7 @@ fn serve_accepts_every_documented_option_and_checks_them_before_starting() {
         .env("HITL_TOKEN", "t")
         .env("DEFAULT_APPROVER", "bob")
         .env("APPROVAL_TIMEOUT", "60")
-        .args(["serve", "--lambda-url", "http://x", "--", "cat"]));
+        .args(["serve", "--lambda-url", "https://x.example", "--", "cat"]));
     // Everything parsed and resolved: it got as far as waiting for an MCP
     // client on stdin, which is closed here.
     assert_ne!(code, 0);
@@ -745,4 +745,19 @@ fn serve_refuses_bad_server_lists_before_starting_anything() {
         assert_eq!(code, 2, "{text}");
         assert!(err.contains(needle), "{text}: {err}");
     }
+}
+
+#[test]
+fn plain_http_to_another_machine_is_refused_as_the_approval_url() {
+    let (code, _, err) = run(hitl()
+        .env(
+            "HITL_APPROVAL_URL",
+            "http://bob:pw-secret@approvals.example:8080/?k=1",
+        )
+        .env("HITL_TOKEN", "t")
+        .args(["serve", "--", "true"])
+        .stdin(std::process::Stdio::null()));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("plain http:// to another machine"), "{err}");
+    assert!(!err.contains("pw-secret"), "{err}");
 }
