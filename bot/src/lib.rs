@@ -24,6 +24,7 @@ pub mod audit_csv;
 pub mod clock;
 pub mod config;
 pub mod ids;
+pub mod lambda;
 pub mod lifecycle;
 pub mod metrics;
 pub mod notify;
