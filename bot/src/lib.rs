@@ -27,6 +27,7 @@ pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod ids;
+pub mod lambda;
 pub mod lifecycle;
 pub mod metrics;
 pub mod notify;

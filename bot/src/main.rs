@@ -288,6 +288,29 @@ fn local_user() -> String {
     user
 }
 
+/// On Lambda (the runtime sets AWS_LAMBDA_RUNTIME_API), the cap on
+/// long-polls in seconds: HITL_LAMBDA_MAX_WAIT_SECS, default
+/// [`LAMBDA_MAX_WAIT_SECS`]. `None` elsewhere.
+// The Lambda runtime's own variables, read once at start.
+#[allow(clippy::disallowed_methods)]
+fn lambda_host() -> anyhow::Result<Option<u64>> {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        return Ok(None);
+    }
+    match std::env::var("HITL_LAMBDA_MAX_WAIT_SECS") {
+        Err(_) => Ok(Some(LAMBDA_MAX_WAIT_SECS)),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n >= 1 => Ok(Some(n)),
+            _ => anyhow::bail!(
+                "HITL_LAMBDA_MAX_WAIT_SECS must be a whole number of seconds, at least 1 (got {v:?})"
+            ),
+        },
+    }
+}
+
+/// Default long-poll cap on Lambda: well under the function's timeout.
+const LAMBDA_MAX_WAIT_SECS: u64 = 20;
+
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -301,10 +324,23 @@ fn init_logging(format: LogFormat) {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let cfg = args.resolve()?;
-    init_logging(cfg.log_format);
+    let mut cfg = args.resolve()?;
+    let lambda = lambda_host()?;
+    if let Some(cap) = lambda {
+        // A held call costs function time: long-polls end early and the
+        // gateway polls again.
+        cfg.settings.max_wait_secs = cfg.settings.max_wait_secs.min(cap);
+    }
+    init_logging(if lambda.is_some() {
+        LogFormat::Json
+    } else {
+        cfg.log_format
+    });
     let token = match cfg.token.clone() {
         Some(t) => t,
+        None if lambda.is_some() => anyhow::bail!(
+            "HITL_TOKEN is not set: on Lambda the API token comes from the environment (terraform passes it from Secrets Manager)"
+        ),
         None => {
             let (t, created) = token::load_or_create(&cfg.data_dir)?;
             let path = token::token_path(&cfg.data_dir);
@@ -354,20 +390,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // decision and wakes at its timers; its tasks run on the Lambda function
     // the state machine names (the same image). The sweep of due timers on
     // leases kept in the table stays on as the backstop.
-    let workflow = match &cfg.aws {
+    let sfn = match &cfg.aws {
         Some(aws) => {
             tracing::info!(state_machine = %aws.state_machine_arn, "Step Functions workflow");
-            Some(Arc::new(
+            Some(
                 hitl_bot::workflow::step_functions::StepFunctionsWorkflow::from_env(
                     &aws.state_machine_arn,
                     store.clone(),
                     Clock::System,
                 )
                 .await,
-            ) as Arc<dyn hitl_bot::workflow::Workflow>)
+            )
         }
         None => None,
     };
+    let workflow = sfn
+        .clone()
+        .map(|w| Arc::new(w) as Arc<dyn hitl_bot::workflow::Workflow>);
     let running =
         Running::start_on(store, cfg.settings, Clock::System, notifiers, workflow).await?;
     let router = hitl_bot::app_with_slack(
@@ -375,6 +414,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Tokens::new(token, cfg.token_previous),
         slack.clone(),
     );
+    if lambda.is_some() {
+        tracing::info!(
+            max_wait_secs = running.service.settings().max_wait_secs,
+            "serving Lambda invocations"
+        );
+        let tasks = sfn.map(|w| hitl_bot::workflow::tasks::Tasks::new(running.service.clone(), w));
+        let served = Box::pin(hitl_bot::lambda::run(router, tasks)).await;
+        running.stop().await;
+        return served.map_err(|e| anyhow::anyhow!("the Lambda runtime loop failed: {e}"));
+    }
     let socket_mode = match (&slack, &cfg.slack) {
         (
             Some(adapter),

@@ -12,6 +12,7 @@ mod cli;
 mod concurrency;
 mod credentials;
 mod identities;
+mod lambda_host;
 mod long_poll;
 mod migration;
 mod notify_sns;

@@ -1,0 +1,204 @@
+//! The `hitl-bot` binary as a Lambda function, under a small fake of the
+//! Lambda Runtime API on 127.0.0.1 that speaks the real protocol
+//! (`GET /2018-06-01/runtime/invocation/next`, `POST .../{id}/response`,
+//! `.../{id}/error`), fed function URL events (payload format 2.0) as AWS
+//! sends them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, mpsc};
+
+use crate::support::{TOKEN, bin};
+
+/// What the runtime answered for one invocation.
+#[derive(Debug)]
+struct Outcome {
+    id: String,
+    ok: bool,
+    body: Value,
+}
+
+#[derive(Clone)]
+struct Fake {
+    events: Arc<Mutex<mpsc::UnboundedReceiver<(String, Value)>>>,
+    outcomes: mpsc::UnboundedSender<Outcome>,
+}
+
+async fn next(State(f): State<Fake>) -> (HeaderMap, String) {
+    // The real API holds the request until there is an event.
+    let (id, event) = f.events.lock().await.recv().await.unwrap();
+    let mut h = HeaderMap::new();
+    h.insert("lambda-runtime-aws-request-id", id.parse().unwrap());
+    let deadline = chrono::Utc::now().timestamp_millis() + 30_000;
+    h.insert(
+        "lambda-runtime-deadline-ms",
+        deadline.to_string().parse().unwrap(),
+    );
+    h.insert(
+        "lambda-runtime-invoked-function-arn",
+        "arn:aws:lambda:us-east-1:123456789012:function:hitl"
+            .parse()
+            .unwrap(),
+    );
+    h.insert(
+        "lambda-runtime-trace-id",
+        "Root=1-67a1b2c3-0123456789abcdef01234567;Sampled=0"
+            .parse()
+            .unwrap(),
+    );
+    h.insert("content-type", "application/json".parse().unwrap());
+    (h, event.to_string())
+}
+
+async fn answer(State(f): State<Fake>, Path((id, kind)): Path<(String, String)>, body: String) {
+    let body = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    f.outcomes
+        .send(Outcome {
+            id,
+            ok: kind == "response",
+            body,
+        })
+        .unwrap();
+}
+
+/// A function URL event as AWS sends it.
+fn url_event(method: &str, path: &str, body: Option<Value>) -> Value {
+    let host = "abcdefghij.lambda-url.us-east-1.on.aws";
+    let mut headers = json!({
+        "host": host,
+        "user-agent": "hitl-mcp/0.1",
+        "x-forwarded-proto": "https",
+        "x-forwarded-for": "203.0.113.7",
+        "x-forwarded-port": "443",
+        "x-amzn-trace-id": "Root=1-67a1b2c3-0123456789abcdef01234567",
+        "authorization": format!("Bearer {TOKEN}"),
+        "accept": "application/json",
+    });
+    if body.is_some() {
+        headers["content-type"] = json!("application/json");
+    }
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "abcdefghij",
+            "domainName": host,
+            "domainPrefix": "abcdefghij",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.7",
+                "userAgent": "hitl-mcp/0.1"
+            },
+            "requestId": "c7a1b2c3-0000-4000-8000-000000000001",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "03/Dec/2026:07:00:00 +0000",
+            "timeEpoch": 1_796_281_200_000_i64
+        },
+        "body": body.map(|b| b.to_string()),
+        "isBase64Encoded": false
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_function_url_events_under_the_runtime_api() {
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (outcomes_tx, mut outcomes) = mpsc::unbounded_channel();
+    let fake = Fake {
+        events: Arc::new(Mutex::new(events_rx)),
+        outcomes: outcomes_tx,
+    };
+    let app = axum::Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route("/2018-06-01/runtime/invocation/{id}/{kind}", post(answer))
+        .with_state(fake);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let _child = tokio::process::Command::new(bin())
+        .arg("serve")
+        .env_remove("HITL_CONFIG")
+        .env("AWS_LAMBDA_RUNTIME_API", &api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "hitl")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/hitl")
+        .env("HITL_TOKEN", TOKEN)
+        .env("HITL_DATA_DIR", dir.path())
+        .env("HITL_LAMBDA_MAX_WAIT_SECS", "2")
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let mut invoke = async |id: &str, event: Value| -> Outcome {
+        events_tx.send((id.to_owned(), event)).unwrap();
+        let out = tokio::time::timeout(Duration::from_secs(30), outcomes.recv())
+            .await
+            .expect("the function answered")
+            .unwrap();
+        assert_eq!(out.id, id);
+        out
+    };
+
+    let health = invoke("inv-1", url_event("GET", "/healthz", None)).await;
+    assert!(health.ok, "{health:?}");
+    assert_eq!(health.body["statusCode"], 200, "{health:?}");
+
+    let create = json!({
+        "request_id": "apr_lambda_1",
+        "tool": "write_file",
+        "arguments": {"path": "/etc/motd"},
+        "risk": "high",
+        "requester": "agent",
+    });
+    let created = invoke("inv-2", url_event("POST", "/v1/approvals", Some(create))).await;
+    assert!(created.ok, "{created:?}");
+    let status = created.body["statusCode"].as_u64().unwrap();
+    assert!(status == 200 || status == 201, "{created:?}");
+    let record: Value = serde_json::from_str(created.body["body"].as_str().unwrap()).unwrap();
+    assert_eq!(record["request_id"], "apr_lambda_1", "{record}");
+
+    let got = invoke(
+        "inv-3",
+        url_event("GET", "/v1/approvals/apr_lambda_1", None),
+    )
+    .await;
+    assert_eq!(got.body["statusCode"], 200, "{got:?}");
+    let record: Value = serde_json::from_str(got.body["body"].as_str().unwrap()).unwrap();
+    assert_eq!(record["status"], "pending");
+    assert_eq!(got.body["headers"]["content-type"], "application/json");
+
+    // Without the token: the same router refuses, through Lambda too.
+    let mut anon = url_event("GET", "/v1/approvals/apr_lambda_1", None);
+    anon["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorization");
+    let refused = invoke("inv-4", anon).await;
+    assert_eq!(refused.body["statusCode"], 401, "{refused:?}");
+
+    // An event that is neither a function URL request nor a task is an
+    // invocation error that says what was expected.
+    let odd = invoke("inv-5", json!({"Records": []})).await;
+    assert!(!odd.ok, "{odd:?}");
+    assert!(
+        odd.body.to_string().contains("function URL event"),
+        "{odd:?}"
+    );
+}
