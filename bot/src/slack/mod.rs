@@ -162,6 +162,12 @@ impl Slack {
         &self.web
     }
 
+    /// The service, for the signature extractor (its once-keys); the same
+    /// as [`Self::attached`].
+    fn service(&self) -> Result<Arc<ApprovalService>, AdapterError> {
+        self.attached()
+    }
+
     fn attached(&self) -> Result<Arc<ApprovalService>, AdapterError> {
         self.service
             .get()

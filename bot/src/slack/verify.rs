@@ -110,7 +110,7 @@ impl<T: SlackBody + Send> FromRequest<Arc<Slack>> for Verified<T> {
                     format!("request body is larger than {} KiB", BODY_LIMIT / 1024),
                 )
             })?;
-        let svc = slack.attached().map_err(|e| {
+        let svc = slack.service().map_err(|e| {
             tracing::error!(error = %e, "Slack request before the service started");
             AppError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
