@@ -8,6 +8,9 @@
 //! - [`workflow`]: the `Workflow` trait and the in-process timer engine.
 //! - [`notify`]: the `Notifier` seam (log; Slack; Teams and SNS later).
 //! - [`outbox`]: notices kept in the store until each notifier delivered them.
+//! - [`chat`]: the chat seam every platform shares: the command and reply
+//!   grammar, which request a reply means, decisions and their follow-up,
+//!   platform deadlines, per-card ordering.
 //! - [`slack`]: the Slack adapter: cards, clicks, thread replies, `/approvals`,
 //!   Socket Mode.
 //! - [`teams`]: the Teams adapter's edge: Bot Framework token checks, the
@@ -23,6 +26,7 @@
 
 pub mod api;
 pub mod audit_csv;
+pub mod chat;
 pub mod clock;
 pub mod config;
 pub mod credentials;

@@ -15,15 +15,14 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use hitl_wire::api::DecisionAction;
 use serde_json::json;
 
-use super::interactions::{Place, feedback_for};
+use super::interactions::Place;
 use super::payloads::{Event, EventCallback, EventEnvelope, MessageEvent, unescape_text};
-use super::replies::{self, Feedback};
 use super::verify::Verified;
-use super::{AdapterError, PLATFORM, Slack, spawn_followup, within_deadline};
+use super::{AdapterError, PLATFORM, Slack, within_deadline};
 use crate::api::error::AppError;
+use crate::chat::{self, Reply};
 
 /// How long a delivered event id is remembered; Slack retries within minutes.
 const EVENT_ID_TTL: Duration = Duration::from_secs(3600);
@@ -48,40 +47,16 @@ pub async fn endpoint(
     }
 }
 
-/// A reply that decides: the action, and the words after it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Reply {
-    pub action: DecisionAction,
-    pub rest: String,
-}
-
-/// `approve …` / `reject …` (any case, an optional trailing `.` or `!`).
+/// A reply that decides, in the chat grammar, once Slack's escapes are undone.
 pub(crate) fn parse_reply(text: &str) -> Option<Reply> {
-    let text = unescape_text(text.trim());
-    let (first, rest) = match text.split_once(char::is_whitespace) {
-        Some((f, r)) => (f, r.trim()),
-        None => (text.as_str(), ""),
-    };
-    let action = match first
-        .trim_end_matches(['.', '!'])
-        .to_ascii_lowercase()
-        .as_str()
-    {
-        "approve" => DecisionAction::Approve,
-        "reject" => DecisionAction::Reject,
-        _ => return None,
-    };
-    Some(Reply {
-        action,
-        rest: rest.to_owned(),
-    })
+    chat::parse_reply(&unescape_text(text.trim()))
 }
 
 impl Slack {
     /// Handles one delivered event, once per `event_id`. Errs only when the
     /// delivery cannot be recorded (Slack will retry).
     pub async fn on_event(self: &Arc<Self>, cb: EventCallback) -> Result<(), AppError> {
-        let svc = self.service().map_err(|e| {
+        let svc = self.attached().map_err(|e| {
             tracing::error!(error = %e, "Slack event before the service started");
             AppError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -122,76 +97,18 @@ impl Slack {
         let Some(reply) = parse_reply(&text) else {
             return Ok(());
         };
-        let svc = self.service()?;
-        let ids = svc
-            .requests_in_thread(PLATFORM, &channel, &thread_ts)
-            .await?;
-        if ids.is_empty() {
-            return Ok(()); // not one of our threads
-        }
         let place = Place {
-            channel: Some(channel),
-            thread_ts: Some(thread_ts),
+            channel: Some(channel.clone()),
+            thread_ts: Some(thread_ts.clone()),
         };
-        // `approve ID …` names one of the thread's requests.
-        let (named, rest) = match reply.rest.split_once(char::is_whitespace) {
-            Some((w, r)) => (w, r.trim()),
-            None => (reply.rest.as_str(), ""),
-        };
-        let (id, reason) = match ids.iter().find(|id| id.eq_ignore_ascii_case(named)) {
-            Some(id) => (id.clone(), rest.to_owned()),
-            None => {
-                let mut pending = Vec::new();
-                for id in &ids {
-                    if !svc.get(id).await?.status.is_final() {
-                        pending.push(id.clone());
-                    }
-                }
-                match (pending.as_slice(), ids.as_slice()) {
-                    ([one], _) | ([], [one]) => (one.clone(), reply.rest.clone()),
-                    ([], _) => {
-                        let text = "Every request in this thread is already decided.".to_owned();
-                        return self.tell(&place, &user, &Feedback::text(text)).await;
-                    }
-                    (many, _) => {
-                        let list = many
-                            .iter()
-                            .map(|id| format!("`{id}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ");
-                        let text = format!(
-                            "{} requests are waiting in this thread ({list}); say which: `approve ID` or `reject ID reason`.",
-                            many.len()
-                        );
-                        return self.tell(&place, &user, &Feedback::text(text)).await;
-                    }
-                }
-            }
-        };
-        let reason = Some(reason).filter(|r| !r.is_empty());
-        let action = reply.action;
-        let result = self.decide(&id, &user, action, reason).await;
-        let slack = self.clone();
-        spawn_followup("answer a thread reply", async move {
-            match result {
-                Ok(record) if !record.status.is_final() => {
-                    slack
-                        .tell(&place, &user, &replies::recorded(action, &record))
-                        .await?;
-                    slack.refresh_card(&record).await
-                }
-                // The notifier replies in the thread with the outcome.
-                Ok(_) => Ok(()),
-                Err(e) => slack.tell(&place, &user, &feedback_for(&id, &e)).await,
-            }
-        });
-        Ok(())
+        chat::on_thread_reply(self, &channel, &thread_ts, place, &user, reply).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hitl_wire::api::DecisionAction;
 
     #[test]
     fn replies_that_decide() {

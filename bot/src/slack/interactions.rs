@@ -17,7 +17,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use hitl_cards::slack::{APPROVE_ACTION_ID, REJECT_ACTION_ID};
-use hitl_wire::Status;
 use hitl_wire::api::DecisionAction;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -27,6 +26,7 @@ use super::replies::{self, Feedback, REASON_ACTION_ID, REASON_BLOCK_ID, REJECT_M
 use super::verify::Verified;
 use super::{AdapterError, Slack, spawn_followup, within_deadline};
 use crate::api::error::AppError;
+use crate::chat::{self, ChatPlatform};
 use crate::lifecycle::Refusal;
 use crate::service::ServiceError;
 
@@ -54,7 +54,7 @@ pub async fn endpoint(
 
 /// Where a click happened, for ephemeral answers.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub(crate) struct Place {
+pub struct Place {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -96,9 +96,9 @@ impl Slack {
                 let slack = self.clone();
                 let place = place.clone();
                 within_deadline(async move {
-                    let result = slack
-                        .decide(&id, &user, DecisionAction::Approve, None)
-                        .await;
+                    let result =
+                        chat::decide(slack.as_ref(), &id, &user, DecisionAction::Approve, None)
+                            .await;
                     slack.after_click(&id, &user, place, DecisionAction::Approve, result);
                 })
                 .await;
@@ -121,21 +121,13 @@ impl Slack {
         user: &str,
         place: Place,
         action: DecisionAction,
-        result: Result<hitl_wire::ApprovalRecord, AdapterError>,
+        result: Result<hitl_wire::ApprovalRecord, ServiceError>,
     ) {
         let slack = self.clone();
-        let (id, user) = (id.to_owned(), user.to_owned());
+        let user = user.to_owned();
+        let f = chat::follow_up(id, action, result);
         spawn_followup("answer a click", async move {
-            match result {
-                Ok(record) if record.status == Status::Pending => {
-                    slack
-                        .tell(&place, &user, &replies::recorded(action, &record))
-                        .await?;
-                    slack.refresh_card(&record).await
-                }
-                Ok(_) => Ok(()),
-                Err(e) => slack.tell(&place, &user, &feedback_for(&id, &e)).await,
-            }
+            chat::decision::run_follow_up(slack.as_ref(), &place, &user, f).await
         });
     }
 
@@ -146,17 +138,17 @@ impl Slack {
         trigger_id: &str,
         place: Place,
     ) -> Result<(), AdapterError> {
-        let svc = self.service()?;
+        let svc = self.attached()?;
         let record = match svc.get(id).await {
             Ok(r) => r,
-            Err(e) => return self.tell(&place, user, &replies::refusal(id, &e)).await,
+            Err(e) => return self.say(&place, user, &replies::refusal(id, &e)).await,
         };
         if record.status.is_final() {
             return self
-                .tell(&place, user, &replies::already_final(&record))
+                .say(&place, user, &replies::already_final(&record))
                 .await;
         }
-        let decider = self.directory.decider(&self.web, &record, user).await;
+        let decider = ChatPlatform::decider(self.as_ref(), &record, user).await;
         if !svc.may_decide(&record, &decider) {
             let allowed = if record.approvers.is_empty() {
                 "anyone but the requester".to_owned()
@@ -168,7 +160,7 @@ impl Slack {
                 allowed,
             });
             return self
-                .tell(&place, user, &replies::refusal(id, &refused))
+                .say(&place, user, &replies::refusal(id, &refused))
                 .await;
         }
         let meta = serde_json::to_string(&ModalMeta {
@@ -201,13 +193,11 @@ impl Slack {
         let slack = self.clone();
         let id = meta.id.clone();
         let mut task = tokio::spawn(async move {
-            slack
-                .decide(&id, &user, DecisionAction::Reject, reason)
-                .await
+            chat::decide(slack.as_ref(), &id, &user, DecisionAction::Reject, reason).await
         });
         match tokio::time::timeout(super::ACK_DEADLINE, &mut task).await {
             Ok(Ok(Ok(_))) => InteractionReply::Ack,
-            Ok(Ok(Err(e))) => errors(&feedback_for(&meta.id, &e).plain),
+            Ok(Ok(Err(e))) => errors(&replies::refusal(&meta.id, &e).plain),
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "reject task failed");
                 errors("Your decision could not be recorded, so nothing changed; please try again.")
@@ -221,7 +211,7 @@ impl Slack {
                     match task.await {
                         Ok(Err(e)) => {
                             slack
-                                .tell(&meta.place, &user, &feedback_for(&meta.id, &e))
+                                .say(&meta.place, &user, &replies::refusal(&meta.id, &e))
                                 .await
                         }
                         _ => Ok(()),
@@ -232,60 +222,14 @@ impl Slack {
         }
     }
 
-    /// Decides as the Slack user `user`, with their user group memberships.
-    pub(crate) async fn decide(
-        &self,
-        id: &str,
-        user: &str,
-        action: DecisionAction,
-        reason: Option<String>,
-    ) -> Result<hitl_wire::ApprovalRecord, AdapterError> {
-        let svc = self.service()?;
-        let record = svc.get(id).await?;
-        let decider = self.directory.decider(&self.web, &record, user).await;
-        let decided = svc.decide_as(id, action, decider, reason).await;
-        match &decided {
-            Ok(r) => {
-                tracing::info!(approval_id = %id, approver = %user, status = %r.status, "decision from Slack")
-            }
-            Err(e) => {
-                tracing::info!(approval_id = %id, approver = %user, refused = %e, "decision from Slack refused")
-            }
-        }
-        Ok(decided?)
-    }
-
     /// An ephemeral message to `user` where they clicked or replied.
-    pub(crate) async fn tell(
+    pub(crate) async fn say(
         &self,
         place: &Place,
         user: &str,
         feedback: &Feedback,
     ) -> Result<(), AdapterError> {
-        let Some(channel) = &place.channel else {
-            tracing::debug!(user, "no channel to answer in");
-            return Ok(());
-        };
-        self.web
-            .post_ephemeral(
-                channel,
-                user,
-                place.thread_ts.as_deref(),
-                &feedback.message(),
-            )
-            .await?;
-        Ok(())
-    }
-}
-
-/// The answer to a failed decision.
-pub(crate) fn feedback_for(id: &str, e: &AdapterError) -> Feedback {
-    match e {
-        AdapterError::Service(s) => replies::refusal(id, s),
-        other => {
-            tracing::error!(approval_id = id, error = %other, "Slack decision failed");
-            replies::refusal(id, &ServiceError::Internal(other.to_string()))
-        }
+        self.post_ephemeral(place, user, &feedback.message()).await
     }
 }
 

@@ -12,6 +12,10 @@
 //!   call these.
 //! - [`approvers`]: who a Slack user is to the service (user group
 //!   membership), and [`replies`]: what people are told.
+//! - `platform`: [`Slack`] as a [`crate::chat::ChatPlatform`]: the grammar,
+//!   request resolution, decisions and their follow-up, deadlines and
+//!   per-card ordering are the chat seam's; this module renders its
+//!   answers.
 //!
 //! Every decision goes through [`ApprovalService`]; this module only
 //! translates. Handlers answer Slack within its 3-second deadline: the
@@ -24,9 +28,9 @@ pub mod client;
 pub mod commands;
 pub mod events;
 pub mod interactions;
-mod locks;
 pub mod notifier;
 pub mod payloads;
+mod platform;
 pub mod replies;
 pub mod socket_mode;
 pub mod verify;
@@ -40,10 +44,10 @@ use axum::routing::post;
 use hitl_cards::Templates;
 use secrecy::SecretString;
 
+use crate::chat::KeyedLocks;
 use crate::service::ApprovalService;
 use approvers::Directory;
 use client::{RetryPolicy, SlackError, SlackWeb};
-use locks::KeyedLocks;
 use verify::Signing;
 
 /// The platform name in message references and once-keys.
@@ -51,7 +55,7 @@ pub const PLATFORM: &str = "slack";
 
 /// Slack answers a request that takes longer than 3 seconds with an error
 /// for the user; we answer by this time whatever is still running.
-pub const ACK_DEADLINE: Duration = Duration::from_millis(2500);
+pub const ACK_DEADLINE: Duration = crate::chat::deadline::SLACK;
 
 /// Slack settings, resolved at start-up.
 #[derive(Clone)]
@@ -158,7 +162,13 @@ impl Slack {
         &self.web
     }
 
+    /// The service, for the signature extractor (its once-keys); the same
+    /// as [`Self::attached`].
     fn service(&self) -> Result<Arc<ApprovalService>, AdapterError> {
+        self.attached()
+    }
+
+    fn attached(&self) -> Result<Arc<ApprovalService>, AdapterError> {
         self.service
             .get()
             .and_then(Weak::upgrade)
@@ -202,18 +212,7 @@ where
     T: Send + 'static,
     F: Future<Output = T> + Send + 'static,
 {
-    let task = tokio::spawn(work);
-    match tokio::time::timeout(ACK_DEADLINE, task).await {
-        Ok(Ok(v)) => Some(v),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "Slack handler task failed");
-            None
-        }
-        Err(_) => {
-            tracing::warn!("Slack handler is slow; acknowledging first, it finishes on its own");
-            None
-        }
-    }
+    crate::chat::deadline::within(ACK_DEADLINE, work).await
 }
 
 /// Runs Web API calls that nobody waits for; failures are logged.
@@ -221,11 +220,7 @@ pub(crate) fn spawn_followup<F>(what: &'static str, work: F)
 where
     F: Future<Output = Result<(), AdapterError>> + Send + 'static,
 {
-    tokio::spawn(async move {
-        if let Err(e) = work.await {
-            tracing::warn!(error = %e, what, "Slack follow-up failed");
-        }
-    });
+    crate::chat::deadline::spawn_followup(what, work);
 }
 
 #[cfg(test)]

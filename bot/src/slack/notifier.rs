@@ -22,11 +22,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use hitl_cards::slack::{decided_message, reminder_message, request_message};
-use hitl_wire::{ApprovalRecord, Status};
+use hitl_wire::ApprovalRecord;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{AdapterError, PLATFORM, Slack, replies};
+use super::{AdapterError, PLATFORM, Slack};
+use crate::chat::ChatPlatform;
 use crate::notify::{Notice, Notifier, NotifyError};
 use crate::service::ApprovalService;
 use crate::store::{MessageRef, ThreadRef};
@@ -62,22 +63,18 @@ impl Notifier for Slack {
     }
 }
 
-fn card_key(request_id: &str) -> String {
-    format!("card:{request_id}")
-}
-
 impl Slack {
     /// Posts the request card unless it is already posted; returns where it is.
     pub(crate) async fn post_card(
         &self,
         record: &ApprovalRecord,
     ) -> Result<MessageRef, AdapterError> {
-        let _card = self.locks.lock(&card_key(&record.request_id)).await;
+        let _card = self.locks.lock_card(&record.request_id).await;
         self.post_card_locked(record).await
     }
 
     async fn post_card_locked(&self, record: &ApprovalRecord) -> Result<MessageRef, AdapterError> {
-        let svc = self.service()?;
+        let svc = self.attached()?;
         let id = &record.request_id;
         if let Some(existing) = svc.message_ref(id, PLATFORM).await? {
             return Ok(existing);
@@ -150,10 +147,10 @@ impl Slack {
     }
 
     async fn post_reminder(&self, record: &ApprovalRecord) -> Result<(), AdapterError> {
-        let _card = self.locks.lock(&card_key(&record.request_id)).await;
+        let _card = self.locks.lock_card(&record.request_id).await;
         // A card that never went out goes out now, and the reminder under it.
         let at = self.post_card_locked(record).await?;
-        let svc = self.service()?;
+        let svc = self.attached()?;
         let message = reminder_message(record, svc.now(), &self.templates)?;
         self.web
             .post_message(&at.conversation, Some(&at.thread), &message)
@@ -162,23 +159,15 @@ impl Slack {
     }
 
     async fn finish_card(&self, record: &ApprovalRecord) -> Result<(), AdapterError> {
-        let _card = self.locks.lock(&card_key(&record.request_id)).await;
-        let svc = self.service()?;
-        let message = decided_message(record, svc.now(), &self.templates)?;
+        let _card = self.locks.lock_card(&record.request_id).await;
+        let svc = self.attached()?;
         match svc.message_ref(&record.request_id, PLATFORM).await? {
             Some(at) => {
-                self.web
-                    .update_message(&at.conversation, &at.message, &message)
-                    .await?;
-                self.web
-                    .post_message(
-                        &at.conversation,
-                        Some(&at.thread),
-                        &replies::outcome(record),
-                    )
-                    .await?;
+                ChatPlatform::update_card(self, &at, record).await?;
+                ChatPlatform::reply_in_thread(self, &at, record).await?;
             }
             None => {
+                let message = decided_message(record, svc.now(), &self.templates)?;
                 // The request card never made it; say how it ended instead.
                 let channel = record
                     .channel
@@ -194,22 +183,6 @@ impl Slack {
     /// Re-renders a pending card (after a vote of a quorum, so it shows who
     /// approved so far).
     pub(crate) async fn refresh_card(&self, record: &ApprovalRecord) -> Result<(), AdapterError> {
-        if record.status != Status::Pending {
-            return Ok(());
-        }
-        let _card = self.locks.lock(&card_key(&record.request_id)).await;
-        let svc = self.service()?;
-        // Read again under the lock: the request may have been decided since.
-        let current = svc.get(&record.request_id).await?;
-        if current.status != Status::Pending {
-            return Ok(());
-        }
-        if let Some(at) = svc.message_ref(&current.request_id, PLATFORM).await? {
-            let message = request_message(&current, svc.now(), &self.templates)?;
-            self.web
-                .update_message(&at.conversation, &at.message, &message)
-                .await?;
-        }
-        Ok(())
+        crate::chat::refresh_card(self, record).await
     }
 }

@@ -205,6 +205,12 @@ impl Activity {
         out.push_str(rest);
         out.split_whitespace().collect::<Vec<_>>().join(" ")
     }
+
+    /// The message as a command to the bot, in the grammar every platform
+    /// shares (`pending`, `show ID`, `approve ID`, `reject ID reason`).
+    pub fn chat_command(&self) -> crate::chat::ChatCommand {
+        crate::chat::parse_command(&self.command_text())
+    }
 }
 
 fn str_field(v: &Value, key: &str) -> Option<String> {
