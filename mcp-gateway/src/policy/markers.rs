@@ -79,3 +79,36 @@ impl MarkerSet {
 
 /// A marker set built on first use.
 pub(crate) type Lazy = LazyLock<MarkerSet>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The automata answer what one `contains` per marker on a lower-cased
+    /// copy answered before.
+    #[test]
+    fn answers_as_a_search_per_marker_would() {
+        let groups: &[&[&str]] = &[&["rmtree", "os.remove"], &["exec(", "popen"], &["169.254"]];
+        let set = MarkerSet::new(groups);
+        let texts = [
+            "",
+            "import shutil; shutil.RMTREE('/')",
+            "os.Remove(x); EXEC(y)",
+            "curl http://169.254.169.254/latest",
+            "nothing to see",
+            "rmtre os.remov exec popeN",
+            "ÄÖÜ rmtree ünicode",
+        ];
+        for text in texts {
+            let lower = text.to_ascii_lowercase();
+            let mut want = 0u32;
+            for (g, group) in groups.iter().enumerate() {
+                if group.iter().any(|m| lower.contains(m)) {
+                    want |= 1 << g;
+                }
+            }
+            assert_eq!(set.groups(text), want, "{text}");
+            assert_eq!(set.any(text), want != 0, "{text}");
+        }
+    }
+}
