@@ -16,7 +16,10 @@
 use hitl_wire::Risk;
 use serde_json::Value;
 
+use std::sync::LazyLock;
+
 use super::findings::Findings;
+use super::markers::{Lazy, MarkerSet};
 use super::paths::{self, PathClass};
 use super::{ToolAnnotations, cli, code, shell, sql};
 
@@ -624,12 +627,9 @@ const METADATA_HOSTS: &[&str] = &[
 
 /// Whether text names a cloud metadata endpoint (ASCII case ignored).
 pub(crate) fn names_metadata(text: &str) -> bool {
-    let b = text.as_bytes();
-    // One pass for the common prefix bytes keeps this linear.
-    METADATA_HOSTS.iter().any(|h| {
-        let h = h.as_bytes();
-        b.len() >= h.len() && b.windows(h.len()).any(|w| w.eq_ignore_ascii_case(h))
-    })
+    // One automaton over every form: one pass over the text.
+    static HOSTS: Lazy = Lazy::new(|| MarkerSet::new(&[METADATA_HOSTS]));
+    HOSTS.any(text)
 }
 
 /// Settings the analysis needs besides the call.
@@ -733,28 +733,53 @@ const HOST_ACCESS: &str =
 
 /// The same in YAML or compose text.
 fn manifest_grants_host(text: &str) -> bool {
+    use aho_corasick::automaton::Automaton;
+    use aho_corasick::{Anchored, dfa::DFA};
+
     if !text.contains(':') {
         return false;
     }
-    let lower = text.to_ascii_lowercase();
-    let squeezed: String = lower
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '"' && *c != '\'')
-        .collect();
-    [
-        "privileged:true",
-        "hostnetwork:true",
-        "hostpid:true",
-        "hostipc:true",
-        "network_mode:host",
-        "pid:host",
-        "allowprivilegeescalation:true",
-        "docker.sock",
-    ]
-    .iter()
-    .any(|p| squeezed.contains(p))
-        || lower.contains("- /:/")
-        || lower.contains("\"/:/")
+    if text.contains("- /:/") || text.contains("\"/:/") {
+        return true;
+    }
+    // The settings are matched with blanks and quotes left out
+    // (`privileged: "true"`), by feeding the automaton only the other
+    // characters: one pass, nothing copied.
+    static SETTINGS: LazyLock<Option<DFA>> = LazyLock::new(|| {
+        DFA::builder()
+            .ascii_case_insensitive(true)
+            .build([
+                "privileged:true",
+                "hostnetwork:true",
+                "hostpid:true",
+                "hostipc:true",
+                "network_mode:host",
+                "pid:host",
+                "allowprivilegeescalation:true",
+                "docker.sock",
+            ])
+            .ok()
+    });
+    let Some(dfa) = SETTINGS.as_ref() else {
+        // Cannot happen (constant patterns); fail closed if it did.
+        return true;
+    };
+    let Ok(mut state) = dfa.start_state(Anchored::No) else {
+        return true;
+    };
+    let mut utf8 = [0u8; 4];
+    for c in text.chars() {
+        if c.is_whitespace() || c == '"' || c == '\'' {
+            continue;
+        }
+        for &b in c.encode_utf8(&mut utf8).as_bytes() {
+            state = dfa.next_state(Anchored::No, state, b);
+            if dfa.is_match(state) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Argument keys that hold a document filter.
@@ -963,12 +988,14 @@ impl ArgScan<'_> {
         if key == KeyClass::Prose && !paths::looks_like_path(text) {
             return;
         }
-        if !self.cx.secret_dirs.is_empty()
-            && paths::classify_with(text, self.cx.secret_dirs) == PathClass::Secret
-        {
+        if !self.cx.secret_dirs.is_empty() && paths::is_secret_with(text, self.cx.secret_dirs) {
             self.found.add_path(Risk::Critical, SECRET_PATH);
         }
-        if text.len() > MAX_ANALYSED_LEN || !text.contains(['/', '\\', '.']) {
+        // Single-byte searches (memchr) rather than a set of chars, which
+        // decodes every character.
+        if text.len() > MAX_ANALYSED_LEN
+            || !(text.contains('/') || text.contains('\\') || text.contains('.'))
+        {
             return;
         }
         // The words of the text that read as paths.
@@ -997,7 +1024,7 @@ impl ArgScan<'_> {
                 continue;
             }
             let word = word.trim_start_matches('@');
-            if paths::classify_with(word, self.cx.secret_dirs) == PathClass::Secret {
+            if paths::is_secret_with(word, self.cx.secret_dirs) {
                 self.found.add_path(Risk::Critical, SENSITIVE_TEXT);
                 return;
             }
@@ -1243,13 +1270,21 @@ const DESCRIPTION_SIGNALS: &[(&str, &str)] = &[
 /// What the upstream's description says the tool does, when the name
 /// gives no read verb to go by: only ever raises the risk.
 fn description_findings(description: &str, out: &mut Findings) {
-    let lower: String = description
-        .chars()
-        .take(4096)
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    for (signal, reason) in DESCRIPTION_SIGNALS {
-        if lower.contains(signal) {
+    static SIGNALS: LazyLock<MarkerSet> = LazyLock::new(|| {
+        let groups: Vec<&[&str]> = DESCRIPTION_SIGNALS
+            .iter()
+            .map(|(signal, _)| std::slice::from_ref(signal))
+            .collect();
+        MarkerSet::new(&groups)
+    });
+    // The first 4096 characters are read.
+    let end = description
+        .char_indices()
+        .nth(4096)
+        .map_or(description.len(), |(i, _)| i);
+    let found = SIGNALS.groups(&description[..end]);
+    for (k, (_, reason)) in DESCRIPTION_SIGNALS.iter().enumerate() {
+        if found & (1 << k) != 0 {
             out.add(Risk::High, reason);
         }
     }

@@ -4,13 +4,18 @@
 //! deletes, starts processes, or reads credentials (cookies, storage, the
 //! environment) while it can also reach the network.
 //!
-//! The text is not parsed: it is searched once for the names of the
-//! library calls that do these things (linear in its length). Obfuscation
+//! The text is not parsed: it is searched once, by one automaton over
+//! all the lists, for the names of the library calls that do these things
+//! (linear in its length). Obfuscation
 //! can hide a call, never make the verdict lower than high.
 
 use hitl_wire::Risk;
 
 use super::findings::Findings;
+use super::markers::{Lazy, MarkerSet};
+
+/// The four lists below in one automaton: bits 1, 2, 4, 8.
+static CALLS: Lazy = Lazy::new(|| MarkerSet::new(&[DELETES, EXECS, NETWORK, SECRETS]));
 
 pub(crate) const RUNS_CODE: &str = "runs program code";
 const CODE_DELETES: &str = "code: deletes files, directories or data";
@@ -151,12 +156,11 @@ pub(crate) fn analyse(text: &str, out: &mut Findings) {
         return;
     }
     out.add(Risk::High, RUNS_CODE);
-    let lower = text.to_ascii_lowercase();
-    let has = |list: &[&str]| list.iter().any(|p| lower.contains(p));
-    let deletes = has(DELETES);
-    let execs = has(EXECS);
-    let network = has(NETWORK);
-    let secrets = has(SECRETS);
+    let found = CALLS.groups(text);
+    let deletes = found & 1 != 0;
+    let execs = found & 2 != 0;
+    let network = found & 4 != 0;
+    let secrets = found & 8 != 0;
     if deletes {
         out.add(Risk::Critical, CODE_DELETES);
     }

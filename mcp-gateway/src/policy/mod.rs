@@ -31,6 +31,7 @@ mod cli;
 mod code;
 mod config;
 mod findings;
+mod markers;
 mod paths;
 mod rules;
 mod shell;

@@ -7,6 +7,10 @@
 //! compared without regard to ASCII case, because macOS and Windows file
 //! systems ignore it. Nothing here touches the file system.
 
+use std::sync::LazyLock;
+
+use super::markers::MarkerSet;
+
 /// How sensitive a path is. Ordered: `Ordinary < System < Secret`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum PathClass {
@@ -97,13 +101,53 @@ pub(crate) fn classify_with(raw: &str, secret_dirs: &[Vec<String>]) -> PathClass
         return PathClass::Ordinary;
     };
     let parts = p.parts();
-    if is_secret(parts, p.rooted, p.home) || under_any(parts, p.rooted, secret_dirs) {
+    if (may_be_secret(raw) && is_secret(parts, p.rooted, p.home))
+        || under_any(parts, p.rooted, secret_dirs)
+    {
         return PathClass::Secret;
     }
     if is_system(parts, p.rooted, p.drive) {
         return PathClass::System;
     }
     PathClass::Ordinary
+}
+
+/// Whether [`classify_with`] would call the path secret (without judging
+/// whether it is a system path).
+pub(crate) fn is_secret_with(raw: &str, secret_dirs: &[Vec<String>]) -> bool {
+    if !may_be_secret(raw) && secret_dirs.is_empty() {
+        return false;
+    }
+    let Some(p) = parse(raw) else {
+        return false;
+    };
+    let parts = p.parts();
+    (may_be_secret(raw) && is_secret(parts, p.rooted, p.home))
+        || under_any(parts, p.rooted, secret_dirs)
+}
+
+/// A quick test that rules most paths out before they are split: every
+/// secret path holds at least one of these names (ASCII case ignored),
+/// since normalising only drops components, never makes one.
+fn may_be_secret(raw: &str) -> bool {
+    static MARKERS: LazyLock<MarkerSet> = LazyLock::new(|| {
+        let pair_children: Vec<&str> = SECRET_PAIRS.iter().map(|(_, b)| *b).collect();
+        let hitl: Vec<&str> = HITL_DATA_DIRS
+            .iter()
+            .filter_map(|d| d.last().copied())
+            .collect();
+        MarkerSet::new(&[
+            SECRET_DIRS,
+            SECRET_FILES,
+            SECRET_EXTENSIONS,
+            SECRET_ETC,
+            &pair_children,
+            &hitl,
+            // `.env.*`, `/etc/ssl/private`, `/run/secrets`, `/proc/*/environ`.
+            &[".env.", "private", "secrets", "environ", "mem"],
+        ])
+    });
+    MARKERS.any(raw)
 }
 
 /// A directory given in configuration, as the components `classify_with`
@@ -200,7 +244,7 @@ pub(crate) fn looks_like_path(raw: &str) -> bool {
     if t.contains("://") {
         return false;
     }
-    t.contains(['/', '\\']) && !t.contains(char::is_whitespace)
+    (t.contains('/') || t.contains('\\')) && !t.contains(char::is_whitespace)
 }
 
 /// Whether the path names the whole file system or a whole home directory:

@@ -14,6 +14,7 @@
 use hitl_wire::Risk;
 
 use super::findings::Findings;
+use super::markers::{Lazy, MarkerSet};
 
 /// Dollar-quoted bodies followed before giving up.
 const MAX_DEPTH: u8 = 4;
@@ -37,6 +38,12 @@ pub(crate) fn analyse(text: &str, out: &mut Findings) -> bool {
 /// plausible shape, such as `DELETE FROM` or `UPDATE ... SET`); returns
 /// whether it did. For arguments such as `query` that are often plain words.
 pub(crate) fn analyse_if_sql(text: &str, out: &mut Findings) -> bool {
+    // Most arguments hold no statement keyword at all: one pass rules
+    // them out before anything is lexed.
+    static KEYWORDS: Lazy = Lazy::new(|| MarkerSet::new(&[LEADING_KEYWORDS]));
+    if !KEYWORDS.any(text) {
+        return false;
+    }
     let mut lexer = Lexer::new(text, false);
     let mut first: Vec<Tok<'_>> = Vec::with_capacity(8);
     while let Some(tok) = lexer.next() {
@@ -777,6 +784,12 @@ fn statement(stmt: &[Tok<'_>], depth: u8, out: &mut Findings) {
 }
 
 /// Whether the first statement's opening reads as SQL rather than prose.
+/// Every keyword [`looks_like_sql`] accepts as the first word.
+const LEADING_KEYWORDS: &[&str] = &[
+    "SELECT", "WITH", "SHOW", "DESCRIBE", "EXPLAIN", "PRAGMA", "INSERT", "REPLACE", "MERGE",
+    "UPDATE", "DELETE", "DROP", "CREATE", "ALTER", "TRUNCATE", "GRANT", "REVOKE",
+];
+
 fn looks_like_sql(first: &[Tok<'_>]) -> bool {
     let words: Vec<&Tok<'_>> = first
         .iter()
