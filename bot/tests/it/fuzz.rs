@@ -209,3 +209,57 @@ async fn api_body_extractors_refuse_malformed_bodies_and_change_nothing() {
         "malformed bodies changed nothing"
     );
 }
+
+/// A base64url character other than `c`.
+fn other_b64url(c: u8, pick: u8) -> u8 {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut next = ALPHABET[pick as usize % ALPHABET.len()];
+    if next == c {
+        next = ALPHABET[(pick as usize + 1) % ALPHABET.len()];
+    }
+    next
+}
+
+#[tokio::test]
+async fn teams_tokens_mutated_or_malformed_never_reach_the_handler() {
+    use crate::teams::{Edge, Issuer, SERVICE_URL, bf_claims, invoke, settings};
+    use hitl_bot::teams::keys::CachePolicy;
+
+    let issuer = Issuer::start();
+    let edge = Edge::start(&settings(&issuer), CachePolicy::default()).await;
+    let good = issuer
+        .mint(serde_json::json!({ "claims": bf_claims(SERVICE_URL) }))
+        .await;
+    let activity = invoke("fz-1", SERVICE_URL, "msteams");
+    let (status, body) = edge.send(Some(&good), &activity).await;
+    assert_eq!(status, 200, "the unmutated token is accepted: {body}");
+    let reached = edge.reached();
+    let strategy = (any::<prop::sample::Index>(), any::<u8>(), "[ -~]{0,300}");
+    for (at, pick, junk) in cases(strategy, HTTP_CASES) {
+        // One character of the token changed. The last character of each
+        // segment is left alone: its low bits may be padding.
+        let bytes = good.as_bytes();
+        let i = at.index(bytes.len());
+        let ends_segment = i + 1 == bytes.len() || bytes[i + 1] == b'.';
+        if bytes[i] != b'.' && !ends_segment {
+            let mut t = bytes.to_vec();
+            t[i] = other_b64url(t[i], pick);
+            let t = String::from_utf8(t).unwrap();
+            let (status, body) = edge.send(Some(&t), &activity).await;
+            assert_eq!(status, 401, "token mutated at {i}: {body}");
+        }
+        // Junk as the token; a real-looking JWT shape around junk.
+        for token in [junk.clone(), format!("{junk}.{junk}.{junk}")] {
+            let (status, body) = edge.send(Some(&token), &activity).await;
+            assert!(
+                status == 401 || status == 400,
+                "junk token: {status} {body}"
+            );
+        }
+    }
+    assert_eq!(
+        edge.reached(),
+        reached,
+        "no refused request reached the handler"
+    );
+}
