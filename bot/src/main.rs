@@ -464,7 +464,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 fn start_slack_adapter(c: &SlackConfig, templates: Templates) -> anyhow::Result<Arc<Slack>> {
     let adapter = Slack::new(c.clone(), templates).context("Slack")?;
     tracing::info!(
-        api_url = %c.api_url,
+        api_url = %hitl_client::api::without_secrets(&c.api_url),
         channel = c.channel.as_deref().unwrap_or(""),
         http_endpoints = adapter.has_http_endpoints(),
         socket_mode = c.app_token.is_some(),

@@ -186,16 +186,28 @@ pub fn connector(api_url: &str) -> Result<Connector, SlackError> {
     Ok(SlackClientHyperConnector::with_connector(https).with_slack_api_url(base))
 }
 
-/// Checks that `api_url` is an absolute http(s) URL.
+/// Checks that `api_url` is an absolute http(s) URL with no userinfo or
+/// query string: slack-morphism and hyper log the URL of every request at
+/// debug and trace level, so a secret in it would reach the logs.
 pub fn check_api_url(api_url: &str) -> Result<(), SlackError> {
     let bad = |message: String| SlackError::BadUrl {
-        url: api_url.to_owned(),
+        url: hitl_client::api::without_secrets(api_url),
         message,
     };
     let url: reqwest::Url = api_url.parse().map_err(|e| bad(format!("{e}")))?;
     if !matches!(url.scheme(), "https" | "http") {
         return Err(bad(
             "the scheme must be https (or http for a local test peer)".into(),
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad(
+            "remove the user and password: Slack's API takes the bot token, not userinfo".into(),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(
+            "remove the query string: it would be sent and logged with every call".into(),
         ));
     }
     Ok(())
@@ -329,4 +341,26 @@ fn with_fields(message: &Value, extra: Value) -> Value {
         b.extend(e);
     }
     body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_urls_with_userinfo_or_a_query_are_refused_without_being_repeated() {
+        for url in [
+            "http://u:hunter2@127.0.0.1:9/api/",
+            "https://hunter2@slack.example/api/",
+            "https://slack.example/api/?key=hunter2",
+            "https://slack.example/api/#hunter2",
+            "ftp://u:hunter2@slack.example/api/",
+            "not a url hunter2@x?y=hunter2",
+        ] {
+            let err = check_api_url(url).expect_err(url).to_string();
+            assert!(!err.contains("hunter2"), "{url}: {err}");
+        }
+        check_api_url("https://slack.com/api/").unwrap();
+        check_api_url("http://127.0.0.1:9/api/").unwrap();
+    }
 }

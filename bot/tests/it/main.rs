@@ -11,6 +11,7 @@ mod bad_input;
 mod cli;
 mod concurrency;
 mod credentials;
+mod fuzz;
 mod identities;
 mod lambda_host;
 mod long_poll;
