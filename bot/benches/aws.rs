@@ -15,10 +15,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
-};
 use aws_sdk_sfn::types::ExecutionStatus;
 use axum::routing::{get, post};
 use hitl_bot::Running;
@@ -32,115 +28,12 @@ use hitl_bot::workflow::tasks::{Task, Tasks};
 use hitl_wire::api::DecisionAction;
 use serde_json::{Value, json};
 
+#[path = "../tests/shared/aws.rs"]
+mod aws_emulator;
+use aws_emulator::{Moto, create_table, root, sdk_config};
+
 const RUNS: usize = 3;
 const REQUESTS: usize = 20;
-
-fn root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-async fn sdk(url: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
-            "test", "test", None, None, "static",
-        ))
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                ))
-                .build_https(),
-        )
-        .load()
-        .await
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Moto(std::process::Child, String);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn moto() -> Moto {
-    let python = std::env::var("HITL_AWS_PYTHON")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| root().join(".deps/aws-venv/bin/python"));
-    let port = free_port();
-    let child = std::process::Command::new(python)
-        .arg(root().join("scripts/aws/moto_server.py"))
-        .arg(port.to_string())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("moto (scripts/aws/install)");
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Moto(child, url)
-}
-
-async fn table(ddb: &aws_sdk_dynamodb::Client) -> String {
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |n: &str, t: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(t)
-            .build()
-            .unwrap()
-    };
-    ddb.create_table()
-        .table_name("hitl")
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .attribute_definitions(attr("gsi1pk"))
-        .attribute_definitions(attr("gsi1sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name("pending")
-                .key_schema(key("gsi1pk", KeyType::Hash))
-                .key_schema(key("gsi1sk", KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    "hitl".to_owned()
-}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -150,11 +43,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// One run: medians (ms) of decision → long-poll answered and decision →
 /// execution SUCCEEDED.
 async fn release_run() -> (f64, f64) {
-    let m = moto().await;
-    let conf = sdk(&m.1).await;
+    let m = Moto::start().await;
+    let conf = sdk_config(&m.url).await;
     let ddb = aws_sdk_dynamodb::Client::new(&conf);
     let sfn = aws_sdk_sfn::Client::new(&conf);
-    let store: Arc<dyn Store> = Arc::new(DynamoStore::new(ddb.clone(), table(&ddb).await, None));
+    let store: Arc<dyn Store> = {
+        create_table(&ddb, "hitl").await;
+        Arc::new(DynamoStore::new(ddb.clone(), "hitl".to_owned(), None))
+    };
     let asl = std::fs::read_to_string(root().join("terraform/state-machine.asl.json"))
         .unwrap()
         .replace(

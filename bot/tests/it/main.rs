@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::type_complexity)]
 
+#[path = "../shared/aws.rs"]
+mod aws_emulator;
 mod support;
 
 mod api_lifecycle;

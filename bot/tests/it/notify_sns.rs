@@ -18,31 +18,13 @@ use serde_json::{Value, json};
 
 use crate::store_contract::Moto;
 
-async fn sdk(url: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sns::config::Credentials::new(
-            "test", "test", None, None, "static",
-        ))
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                ))
-                .build_https(),
-        )
-        .load()
-        .await
-}
-
 /// The filter policy of the README's example: only critical requests.
 const ONLY_CRITICAL: &str = r#"{"risk": ["critical"]}"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_critical_notices_reach_a_filtered_subscription() {
     let moto = Moto::start().await;
-    let conf = sdk(&moto.url).await;
+    let conf = crate::aws_emulator::sdk_config(&moto.url).await;
     let sns = aws_sdk_sns::Client::new(&conf);
     let sqs = aws_sdk_sqs::Client::new(&conf);
     let topic = sns

@@ -4,10 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
-};
 use chrono::Utc;
 use hitl_bot::lifecycle::{self, AuditEntry, Event, Refusal};
 use hitl_bot::notify::Notice;
@@ -55,120 +51,30 @@ impl Backend {
 }
 
 /// moto's server (scripts/aws/moto_server.py, installed into .deps by
-/// scripts/aws/install) on a free port; stopped on drop.
+/// scripts/aws/install) with a DynamoDB client for it.
 pub struct Moto {
-    child: std::process::Child,
+    _server: crate::aws_emulator::Moto,
     pub url: String,
     pub client: aws_sdk_dynamodb::Client,
 }
 
 impl Moto {
-    // Test set-up reads where ./scripts/test installed moto.
-    #[allow(clippy::disallowed_methods)]
     pub async fn start() -> Self {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let python = std::env::var("HITL_AWS_PYTHON")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|_| root.join(".deps/aws-venv/bin/python"));
-        assert!(
-            python.exists(),
-            "moto is not installed at {}: run scripts/aws/install (or set HITL_AWS_PYTHON)",
-            python.display()
-        );
-        let port = crate::support::free_port();
-        let child = std::process::Command::new(&python)
-            .arg(root.join("scripts/aws/moto_server.py"))
-            .arg(port.to_string())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start moto's server");
-        let url = format!("http://127.0.0.1:{port}");
-        let http = crate::support::http();
-        for _ in 0..150 {
-            if http
-                .get(format!("{url}/moto-api/config"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let conf = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-            .endpoint_url(&url)
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "test", "test", None, None, "static",
-            ))
-            .http_client(
-                aws_smithy_http_client::Builder::new()
-                    .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                        aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                    ))
-                    .build_https(),
-            )
-            .build();
+        let server = crate::aws_emulator::Moto::start().await;
+        let url = server.url.clone();
+        let client = aws_sdk_dynamodb::Client::new(&crate::aws_emulator::sdk_config(&url).await);
         Self {
-            child,
+            _server: server,
             url,
-            client: aws_sdk_dynamodb::Client::from_conf(conf),
+            client,
         }
     }
 
-    /// A table with the layout of terraform/dynamodb.tf.
+    /// A table of its own with the layout of terraform/dynamodb.tf.
     pub async fn create_table(&self) -> String {
         let name = format!("hitl-{}", uuid_like());
-        let attr = |n: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(n)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap()
-        };
-        let key = |n: &str, t: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(n)
-                .key_type(t)
-                .build()
-                .unwrap()
-        };
-        self.client
-            .create_table()
-            .table_name(&name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attr("pk"))
-            .attribute_definitions(attr("sk"))
-            .attribute_definitions(attr("gsi1pk"))
-            .attribute_definitions(attr("gsi1sk"))
-            .key_schema(key("pk", KeyType::Hash))
-            .key_schema(key("sk", KeyType::Range))
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name("pending")
-                    .key_schema(key("gsi1pk", KeyType::Hash))
-                    .key_schema(key("gsi1sk", KeyType::Range))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("create table at {}: {e:?}", self.url));
+        crate::aws_emulator::create_table(&self.client, &name).await;
         name
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -29,23 +29,8 @@ use crate::store_contract::{Backend, Moto};
 
 const TASKS_FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:hitl-tasks";
 
-fn sfn_client(url: &str) -> aws_sdk_sfn::Client {
-    let conf = aws_sdk_sfn::Config::builder()
-        .behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest())
-        .region(aws_sdk_sfn::config::Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
-            "test", "test", None, None, "static",
-        ))
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                ))
-                .build_https(),
-        )
-        .build();
-    aws_sdk_sfn::Client::from_conf(conf)
+async fn sfn_client(url: &str) -> aws_sdk_sfn::Client {
+    aws_sdk_sfn::Client::new(&crate::aws_emulator::sdk_config(url).await)
 }
 
 /// The committed ASL with its placeholders filled, as terraform fills them.
@@ -79,7 +64,7 @@ impl Rig {
                 (m.url.clone(), Some(m))
             }
         };
-        let sfn = sfn_client(&moto);
+        let sfn = sfn_client(&moto).await;
         let machine = sfn
             .create_state_machine()
             .name(format!("hitl-{}", std::process::id()))
@@ -384,7 +369,7 @@ async fn cancel_stops_the_execution() {
     let machine = "arn:aws:states:us-east-1:123456789012:stateMachine:hitl";
     let rig = Rig::on(
         Backend::sqlite(),
-        sfn_client(&url),
+        sfn_client(&url).await,
         machine.into(),
         None,
         Settings::default(),
@@ -433,7 +418,7 @@ async fn wake_reminds_escalates_and_expires(b: Backend) {
     let machine = "arn:aws:states:us-east-1:123456789012:stateMachine:hitl";
     let mut settings = Settings::default();
     settings.replicas.sweep_every = Duration::from_secs(3600);
-    let rig = Rig::on(b, sfn_client(&url), machine.into(), None, settings).await;
+    let rig = Rig::on(b, sfn_client(&url).await, machine.into(), None, settings).await;
     let id = "apr_sfn_wake";
     rig.create_with(
         id,
