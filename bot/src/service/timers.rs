@@ -1,10 +1,13 @@
 //! Timers due here: each is leased in the store before it fires, so two
-//! processes never both fire one; the sweep fires those nobody holds.
+//! processes never both fire one; the sweep fires those nobody holds. A
+//! holder renews its lease while it works, so work that outlasts the lease
+//! (a slow store) is not taken over by another process.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::{ApprovalService, ServiceError, log_notice};
@@ -34,12 +37,9 @@ impl ApprovalService {
     /// then act on it.
     pub(super) async fn fire(&self, request_id: &str, kind: TimerKind) {
         let now = self.clock.now();
-        match self
-            .store
-            .claim_timer(request_id, kind, now, self.lease_until())
-            .await
-        {
-            Ok(true) => self.fire_claimed(request_id, kind).await,
+        let held = self.lease_until();
+        match self.store.claim_timer(request_id, kind, now, held).await {
+            Ok(true) => self.fire_claimed(request_id, kind, held).await,
             // Another process holds it, or the request is final already.
             Ok(false) => {}
             Err(e) => {
@@ -48,7 +48,52 @@ impl ApprovalService {
         }
     }
 
-    async fn fire_claimed(&self, request_id: &str, kind: TimerKind) {
+    /// Fires a timer this process leased until `held`, renewing the lease
+    /// while the work lasts.
+    async fn fire_claimed(&self, request_id: &str, kind: TimerKind, held: DateTime<Utc>) {
+        self.while_leased(request_id, kind, held, self.act_on(request_id, kind))
+            .await;
+    }
+
+    /// Runs `work` while holding the timer's lease (taken until `held`),
+    /// renewing it every third of the lease. `None` when the lease was lost
+    /// (another process claimed the timer after this one could not renew in
+    /// time): the work stops here, and the holder fires the timer. A store
+    /// error on renewal is retried at the next renewal, as the lease still
+    /// runs.
+    pub async fn while_leased<F: Future>(
+        &self,
+        request_id: &str,
+        kind: TimerKind,
+        mut held: DateTime<Utc>,
+        work: F,
+    ) -> Option<F::Output> {
+        let every = self.settings.replicas.lease / 3;
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                out = &mut work => return Some(out),
+                _ = tokio::time::sleep(every) => {}
+            }
+            let until = self.lease_until();
+            match self.store.renew_timer(request_id, kind, held, until).await {
+                Ok(true) => held = until,
+                Ok(false) => {
+                    tracing::warn!(
+                        approval_id = request_id,
+                        timer = kind.as_str(),
+                        "timer lease lost to another process; it fires the timer"
+                    );
+                    return None;
+                }
+                Err(e) => {
+                    tracing::warn!(approval_id = request_id, timer = kind.as_str(), error = %e, "cannot renew the timer lease; trying again")
+                }
+            }
+        }
+    }
+
+    async fn act_on(&self, request_id: &str, kind: TimerKind) {
         let event = match kind {
             TimerKind::Expire => Event::Expire,
             TimerKind::Remind => Event::Remind,
@@ -98,17 +143,14 @@ impl ApprovalService {
                 }
                 let Some(svc) = me.upgrade() else { return };
                 let now = svc.clock.now();
-                match svc
-                    .store
-                    .claim_due_timers(now, svc.lease_until(), 100)
-                    .await
-                {
+                let held = svc.lease_until();
+                match svc.store.claim_due_timers(now, held, 100).await {
                     Ok(due) => {
                         for t in due {
                             let svc = svc.clone();
-                            tokio::spawn(
-                                async move { svc.fire_claimed(&t.request_id, t.kind).await },
-                            );
+                            tokio::spawn(async move {
+                                svc.fire_claimed(&t.request_id, t.kind, held).await
+                            });
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "cannot read due timers"),

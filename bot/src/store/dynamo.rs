@@ -991,6 +991,32 @@ impl Store for DynamoStore {
             .is_some())
     }
 
+    async fn renew_timer(
+        &self,
+        request_id: &str,
+        kind: TimerKind,
+        held_until: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        match self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(req_pk(request_id)))
+            .key("sk", s(timer_sk(kind)))
+            .condition_expression("attribute_exists(pk) AND lease_until = :held")
+            .update_expression("SET lease_until = :until")
+            .expression_attribute_values(":held", n(millis(held_until)))
+            .expression_attribute_values(":until", n(millis(lease_until)))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
     async fn release_timer(&self, request_id: &str, kind: TimerKind) -> Result<(), StoreError> {
         match self
             .client

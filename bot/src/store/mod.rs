@@ -189,6 +189,18 @@ pub trait Store: Send + Sync + 'static {
         lease_until: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
+    /// Extends a lease this caller holds, named by the `held_until` it set,
+    /// to `lease_until`: true while nobody else claimed the timer since (a
+    /// claim writes a new `lease_until`) and it still exists. A holder whose
+    /// work outlasts the lease renews it, so no other process fires it too.
+    async fn renew_timer(
+        &self,
+        request_id: &str,
+        kind: TimerKind,
+        held_until: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
     /// Gives a leased timer back (it fired too early and is armed again).
     async fn release_timer(&self, request_id: &str, kind: TimerKind) -> Result<(), StoreError>;
 

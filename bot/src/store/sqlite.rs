@@ -638,6 +638,31 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn renew_timer(
+        &self,
+        request_id: &str,
+        kind: TimerKind,
+        held_until: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let id = request_id.to_owned();
+        self.with_conn(move |tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE timers SET lease_until = ?4 WHERE request_id = ?1 AND kind = ?2
+                       AND lease_until = ?3",
+                )?
+                .execute(params![
+                    id,
+                    kind.as_str(),
+                    millis(held_until),
+                    millis(lease_until)
+                ])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
     async fn release_timer(&self, request_id: &str, kind: TimerKind) -> Result<(), StoreError> {
         let id = request_id.to_owned();
         self.with_conn(move |tx| {

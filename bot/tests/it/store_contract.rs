@@ -413,7 +413,32 @@ async fn timers_lease_and_go_with_the_decision(b: Backend) {
             .await
             .unwrap()
     );
+    // The holder renews by the lease it set; a stale lease renews nothing.
+    let renewed = until + chrono::Duration::seconds(30);
+    assert!(
+        s.renew_timer("apr_tmr", TimerKind::Expire, until, renewed)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.renew_timer("apr_tmr", TimerKind::Expire, until, renewed)
+            .await
+            .unwrap(),
+        "a lease the holder no longer has cannot be renewed"
+    );
+    assert!(
+        !s.claim_timer("apr_tmr", TimerKind::Expire, until, until)
+            .await
+            .unwrap(),
+        "a renewed lease holds past the first one"
+    );
     s.release_timer("apr_tmr", TimerKind::Expire).await.unwrap();
+    assert!(
+        !s.renew_timer("apr_tmr", TimerKind::Expire, renewed, renewed)
+            .await
+            .unwrap(),
+        "a released lease cannot be renewed"
+    );
     assert!(
         s.claim_timer("apr_tmr", TimerKind::Expire, now, until)
             .await
@@ -442,6 +467,12 @@ async fn timers_lease_and_go_with_the_decision(b: Backend) {
         !s.claim_timer("apr_tmr", TimerKind::Expire, late, late)
             .await
             .unwrap()
+    );
+    assert!(
+        !s.renew_timer("apr_tmr", TimerKind::Expire, late, late)
+            .await
+            .unwrap(),
+        "a timer gone with its decision cannot be renewed"
     );
 }
 

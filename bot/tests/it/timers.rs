@@ -16,7 +16,7 @@ use hitl_bot::service::{ApprovalService, ReplicaSettings, ServiceError, Settings
 use hitl_bot::store::Store;
 use hitl_bot::store::sqlite::SqliteStore;
 use hitl_bot::workflow::local::LocalWorkflow;
-use hitl_bot::workflow::{Due, Workflow, WorkflowError};
+use hitl_bot::workflow::{Due, TimerKind, Workflow, WorkflowError};
 use hitl_wire::api::{CreateApproval, DecisionAction};
 use hitl_wire::{ApprovalRecord, Status};
 use serde_json::{Value, json};
@@ -337,5 +337,104 @@ async fn a_final_record_gains_no_delivery_entries_after_its_decision() {
             .await,
         Err(ServiceError::Refused(_))
     ));
+    p.stop();
+}
+
+/// Another process's attempt to take the timer now, as its sweep would.
+async fn taken_by_another(store: &SqliteStore, id: &str, clock: &Clock) -> bool {
+    let now = clock.now();
+    store
+        .claim_timer(
+            id,
+            TimerKind::Expire,
+            now,
+            now + chrono::Duration::seconds(30),
+        )
+        .await
+        .unwrap()
+}
+
+/// Moves the paused clock by `secs` one second at a time, so every task the
+/// clock wakes runs (and sends its store call) before the next step.
+async fn step(secs: u64) {
+    for _ in 0..secs {
+        tokio::time::advance(Duration::from_secs(1)).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_holder_whose_work_outlasts_the_lease_keeps_it_until_done() {
+    let p = Paused::start(false).await;
+    let r = p.create(json!({"timeout_secs": 3600})).await;
+    let id = r.request_id.clone();
+    let clock = Clock::tokio();
+    let now = clock.now();
+    let held = now + chrono::Duration::seconds(30);
+    assert!(
+        p.store
+            .claim_timer(&id, TimerKind::Expire, now, held)
+            .await
+            .unwrap()
+    );
+    // Work that takes 100 s, over three times the 30 s lease.
+    let svc = p.svc.clone();
+    let work_id = id.clone();
+    let work = tokio::spawn(async move {
+        svc.while_leased(&work_id, TimerKind::Expire, held, async {
+            tokio::time::sleep(Duration::from_secs(100)).await;
+            "done"
+        })
+        .await
+    });
+    for t in 1..100 {
+        step(1).await;
+        assert!(
+            !taken_by_another(&p.store, &id, &clock).await,
+            "another process took the timer {t} s into work that still holds it"
+        );
+    }
+    step(5).await;
+    assert_eq!(work.await.unwrap(), Some("done"));
+    // Once the work is done the lease is no longer renewed: it runs out and
+    // the timer can be taken again, as after a crash.
+    step(31).await;
+    assert!(taken_by_another(&p.store, &id, &clock).await);
+    p.stop();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_holder_that_lost_its_lease_stops_its_work() {
+    let p = Paused::start(false).await;
+    let r = p.create(json!({"timeout_secs": 3600})).await;
+    let id = r.request_id.clone();
+    let clock = Clock::tokio();
+    let now = clock.now();
+    // A lease that ran out before its holder renewed it (a store that did
+    // not answer in time), then taken by another process.
+    let held = now + chrono::Duration::seconds(1);
+    assert!(
+        p.store
+            .claim_timer(&id, TimerKind::Expire, now, held)
+            .await
+            .unwrap()
+    );
+    step(2).await;
+    assert!(taken_by_another(&p.store, &id, &clock).await);
+    let svc = p.svc.clone();
+    let work_id = id.clone();
+    let work = tokio::spawn(async move {
+        svc.while_leased(
+            &work_id,
+            TimerKind::Expire,
+            held,
+            std::future::pending::<()>(),
+        )
+        .await
+    });
+    // The first renewal, a third of the lease (10 s) in, finds the lease gone.
+    step(15).await;
+    assert_eq!(work.await.unwrap(), None);
+    // The new holder's lease stands.
+    assert!(!taken_by_another(&p.store, &id, &clock).await);
     p.stop();
 }
