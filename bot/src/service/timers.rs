@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::{ApprovalService, ServiceError, log_notice};
+use crate::lease;
 use crate::lifecycle::{Event, Refusal};
 use crate::notify::Notice;
 use crate::workflow::{Due, TimerKind};
@@ -56,41 +57,26 @@ impl ApprovalService {
     }
 
     /// Runs `work` while holding the timer's lease (taken until `held`),
-    /// renewing it every third of the lease. `None` when the lease was lost
-    /// (another process claimed the timer after this one could not renew in
-    /// time): the work stops here, and the holder fires the timer. A store
-    /// error on renewal is retried at the next renewal, as the lease still
-    /// runs.
+    /// renewing it ([`crate::lease::while_held`]). `None` when the lease was
+    /// lost to another process, which fires the timer instead.
     pub async fn while_leased<F: Future>(
         &self,
         request_id: &str,
         kind: TimerKind,
-        mut held: DateTime<Utc>,
+        held: DateTime<Utc>,
         work: F,
     ) -> Option<F::Output> {
-        let every = self.settings.replicas.lease / 3;
-        tokio::pin!(work);
-        loop {
-            tokio::select! {
-                out = &mut work => return Some(out),
-                _ = tokio::time::sleep(every) => {}
-            }
-            let until = self.lease_until();
-            match self.store.renew_timer(request_id, kind, held, until).await {
-                Ok(true) => held = until,
-                Ok(false) => {
-                    tracing::warn!(
-                        approval_id = request_id,
-                        timer = kind.as_str(),
-                        "timer lease lost to another process; it fires the timer"
-                    );
-                    return None;
-                }
-                Err(e) => {
-                    tracing::warn!(approval_id = request_id, timer = kind.as_str(), error = %e, "cannot renew the timer lease; trying again")
-                }
-            }
+        let renew = |held, until| self.store.renew_timer(request_id, kind, held, until);
+        let out =
+            lease::while_held(&self.clock, self.settings.replicas.lease, held, renew, work).await;
+        if out.is_none() {
+            tracing::warn!(
+                approval_id = request_id,
+                timer = kind.as_str(),
+                "timer lease lost to another process; it fires the timer"
+            );
         }
+        out
     }
 
     async fn act_on(&self, request_id: &str, kind: TimerKind) {

@@ -160,6 +160,18 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<OutboxRow>, StoreError>;
 
+    /// Extends the lease on a claimed row, named by the `held_until` its
+    /// holder set, to `lease_until`: true while nobody claimed the row since
+    /// (and it is not settled), as for [`Store::renew_timer`].
+    async fn outbox_renew(
+        &self,
+        channel: &str,
+        request_id: &str,
+        seq: i64,
+        held_until: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
     /// Records how one attempt at a claimed row ended, and releases its lease.
     async fn outbox_settle(
         &self,
