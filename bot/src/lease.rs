@@ -20,6 +20,7 @@ use crate::store::StoreError;
 /// third of `lease` with `renew(held, new_until)`. `None` when a renewal
 /// found the lease taken by another process (the work is dropped). A store
 /// error on renewal is retried at the next renewal, as the lease still runs.
+/// Callers instrument it with a span naming what is leased.
 pub async fn while_held<W, R, Fut>(
     clock: &Clock,
     lease: Duration,
@@ -32,7 +33,8 @@ where
     R: FnMut(DateTime<Utc>, DateTime<Utc>) -> Fut,
     Fut: Future<Output = Result<bool, StoreError>>,
 {
-    let every = lease / 3;
+    // A floor, so a lease set very short never turns this into a busy loop.
+    let every = (lease / 3).max(Duration::from_millis(10));
     let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
     tokio::pin!(work);
     loop {

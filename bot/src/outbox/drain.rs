@@ -5,6 +5,7 @@ use std::sync::{Arc, Weak};
 use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::{OutboxRow, OutboxSettings, Settle};
 use crate::clock::Clock;
@@ -80,8 +81,10 @@ impl Drainer {
                 .outbox_renew(channel, &row.request_id, row.seq, held, until)
         };
         let send = self.notifier.notify(row.notice, &row.record);
-        let Some(sent) =
-            lease::while_held(&self.clock, self.settings.lease, held, renew, send).await
+        let span = tracing::info_span!("outbox_lease", channel, approval_id = %row.request_id, seq = row.seq);
+        let Some(sent) = lease::while_held(&self.clock, self.settings.lease, held, renew, send)
+            .instrument(span)
+            .await
         else {
             tracing::warn!(
                 channel,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::{ApprovalService, ServiceError, log_notice};
 use crate::lease;
@@ -67,8 +68,14 @@ impl ApprovalService {
         work: F,
     ) -> Option<F::Output> {
         let renew = |held, until| self.store.renew_timer(request_id, kind, held, until);
-        let out =
-            lease::while_held(&self.clock, self.settings.replicas.lease, held, renew, work).await;
+        let span = tracing::info_span!(
+            "timer_lease",
+            approval_id = request_id,
+            timer = kind.as_str()
+        );
+        let out = lease::while_held(&self.clock, self.settings.replicas.lease, held, renew, work)
+            .instrument(span)
+            .await;
         if out.is_none() {
             tracing::warn!(
                 approval_id = request_id,
