@@ -17,6 +17,16 @@ use crate::lifecycle::{Event, Refusal};
 use crate::notify::Notice;
 use crate::workflow::{Due, TimerKind};
 
+/// How acting on a timer ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Fired {
+    /// Acted on, refused as decided meanwhile, or failed (retried once the
+    /// lease runs out).
+    Done,
+    /// The lifecycle says it is not due yet: give it back and arm it again.
+    NotDue,
+}
+
 #[async_trait]
 impl Due for ApprovalService {
     async fn expire(&self, request_id: &str) {
@@ -53,8 +63,26 @@ impl ApprovalService {
     /// Fires a timer this process leased until `held`, renewing the lease
     /// while the work lasts.
     async fn fire_claimed(&self, request_id: &str, kind: TimerKind, held: DateTime<Utc>) {
-        self.while_leased(request_id, kind, held, self.act_on(request_id, kind))
-            .await;
+        let acted = self.while_leased(request_id, kind, held, self.act_on(request_id, kind));
+        if acted.await == Some(Fired::NotDue) {
+            // Given back once the lease is no longer renewed, so that the
+            // release does not read as a lease lost mid-work.
+            self.give_back(request_id, kind).await;
+        }
+    }
+
+    /// A timer that fired a little early (or whose reminder went out
+    /// already): give it back and arm it again, so it is never lost.
+    async fn give_back(&self, request_id: &str, kind: TimerKind) {
+        if let Err(e) = self.store.release_timer(request_id, kind).await {
+            tracing::warn!(approval_id = request_id, error = %e, "cannot release the timer");
+        }
+        if let Ok(r) = self.get(request_id).await
+            && !r.status.is_final()
+            && let Err(e) = self.workflow.start(&r).await
+        {
+            tracing::warn!(approval_id = request_id, error = %e, "cannot arm the timer again; the sweep fires it");
+        }
     }
 
     /// Runs `work` while holding the timer's lease (taken until `held`),
@@ -86,7 +114,7 @@ impl ApprovalService {
         out
     }
 
-    async fn act_on(&self, request_id: &str, kind: TimerKind) {
+    async fn act_on(&self, request_id: &str, kind: TimerKind) -> Fired {
         let event = match kind {
             TimerKind::Expire => Event::Expire,
             TimerKind::Remind => Event::Remind,
@@ -96,25 +124,14 @@ impl ApprovalService {
                 tracing::info!(approval_id = %r.request_id, reason = r.reason.as_deref().unwrap_or(""), "expired")
             }
             Ok(r) => log_notice(Notice::Reminder, &r).await,
-            Err(ServiceError::Refused(Refusal::Noop(_))) => {
-                // It fired a little early (or the reminder went out already):
-                // give the timer back and arm it again, so it is never lost.
-                if let Err(e) = self.store.release_timer(request_id, kind).await {
-                    tracing::warn!(approval_id = request_id, error = %e, "cannot release the timer");
-                }
-                if let Ok(r) = self.get(request_id).await
-                    && !r.status.is_final()
-                    && let Err(e) = self.workflow.start(&r).await
-                {
-                    tracing::warn!(approval_id = request_id, error = %e, "cannot arm the timer again; the sweep fires it");
-                }
-            }
+            Err(ServiceError::Refused(Refusal::Noop(_))) => return Fired::NotDue,
             // Decided meanwhile: the decision removed the timer.
             Err(ServiceError::Refused(_)) | Err(ServiceError::NotFound(_)) => {}
             Err(e) => {
                 tracing::error!(approval_id = request_id, timer = kind.as_str(), error = %e, "timer failed; it is retried once its lease runs out")
             }
         }
+        Fired::Done
     }
 
     /// Fires the due timers nobody holds: those of a process that died and
