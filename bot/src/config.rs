@@ -134,8 +134,9 @@ pub struct FileConfig {
     pub people: Option<Vec<PersonConfig>>,
     /// Seconds after which an undelivered notice is given up (default 86400).
     pub notify_give_up_secs: Option<u64>,
-    /// Seconds a process reserves a notice or a timer it took (1-30, default 30):
-    /// after a crash, another process takes over once this runs out.
+    /// Seconds a process reserves a notice or a timer it took (1-30, default 30),
+    /// renewed while it works: after a crash, another process takes over once
+    /// this runs out.
     pub lease_secs: Option<u64>,
     /// Reminder/escalation for requests that name none.
     pub escalation: Option<Escalation>,

@@ -8,6 +8,7 @@
 //! - [`workflow`]: the `Workflow` trait and the in-process timer engine.
 //! - [`notify`]: the `Notifier` seam (log; Slack; Teams and SNS later).
 //! - [`outbox`]: notices kept in the store until each notifier delivered them.
+//! - [`lease`]: holding a store lease (timers, outbox rows) while work outlasts it.
 //! - [`chat`]: the chat seam every platform shares: the command and reply
 //!   grammar, which request a reply means, decisions and their follow-up,
 //!   platform deadlines, per-card ordering.
@@ -32,6 +33,7 @@ pub mod config;
 pub mod credentials;
 pub mod ids;
 pub mod lambda;
+pub mod lease;
 pub mod lifecycle;
 pub mod metrics;
 pub mod notify;

@@ -5,9 +5,11 @@ use std::sync::{Arc, Weak};
 use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::{OutboxRow, OutboxSettings, Settle};
 use crate::clock::Clock;
+use crate::lease;
 use crate::notify::{Notice, Notifier};
 use crate::service::ApprovalService;
 use crate::store::Store;
@@ -44,7 +46,7 @@ impl Drainer {
                     Ok(rows) => {
                         for row in rows {
                             let me = me.clone();
-                            in_flight.spawn(async move { me.deliver(row).await });
+                            in_flight.spawn(async move { me.deliver(row, lease_until).await });
                         }
                     }
                     Err(e) => tracing::warn!(channel, error = %e, "outbox: cannot claim notices"),
@@ -69,9 +71,30 @@ impl Drainer {
         in_flight.abort_all();
     }
 
-    async fn deliver(&self, row: OutboxRow) {
+    /// Delivers a row this process leased until `held`, renewing the lease
+    /// while the send lasts (a slow channel, a retry-after), so no other
+    /// process sends it too meanwhile.
+    async fn deliver(&self, row: OutboxRow, held: chrono::DateTime<chrono::Utc>) {
         let channel = self.notifier.name();
-        let outcome = match self.notifier.notify(row.notice, &row.record).await {
+        let renew = |held, until| {
+            self.store
+                .outbox_renew(channel, &row.request_id, row.seq, held, until)
+        };
+        let send = self.notifier.notify(row.notice, &row.record);
+        let span = tracing::info_span!("outbox_lease", channel, approval_id = %row.request_id, seq = row.seq);
+        let Some(sent) = lease::while_held(&self.clock, self.settings.lease, held, renew, send)
+            .instrument(span)
+            .await
+        else {
+            tracing::warn!(
+                channel,
+                approval_id = %row.request_id,
+                notice = row.notice.as_str(),
+                "outbox: lease lost to another process mid-send; it delivers the notice"
+            );
+            return;
+        };
+        let outcome = match sent {
             Ok(()) => Settle::Delivered {
                 at: self.clock.now(),
             },

@@ -13,9 +13,9 @@
 //!   its own task, and a slow delivery holds up only its own request;
 //! - retried with exponential backoff and jitter;
 //! - resumed after a restart, by this or any other process on the store: a
-//!   row is leased while it is being delivered, and a lease that runs out
-//!   (its process died) is claimed again, so a send in flight at a crash is
-//!   repeated once;
+//!   row is leased while it is being delivered (renewed while a slow send
+//!   lasts, [`crate::lease`]), and a lease that runs out (its process died)
+//!   is claimed again, so a send in flight at a crash is repeated once;
 //! - given up after [`OutboxSettings::give_up_after`] (24 h by default) with
 //!   a log line, a metric and `failed` on the record's `notifications`.
 

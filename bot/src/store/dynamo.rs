@@ -351,6 +351,34 @@ impl DynamoStore {
         self.put(item, None)
     }
 
+    /// Extends a lease its holder names by the `lease_until` it set: true
+    /// while the item exists and nobody leased it since.
+    async fn renew(
+        &self,
+        pk: String,
+        sk: String,
+        held: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        match self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .condition_expression("attribute_exists(pk) AND lease_until = :held")
+            .update_expression("SET lease_until = :until")
+            .expression_attribute_values(":held", n(millis(held)))
+            .expression_attribute_values(":until", n(millis(until)))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
     /// Leases one item: true when no live lease held it (and it exists, and
     /// matches `extra`).
     async fn lease(
@@ -873,6 +901,23 @@ impl Store for DynamoStore {
         Ok(out)
     }
 
+    async fn outbox_renew(
+        &self,
+        channel: &str,
+        request_id: &str,
+        seq: i64,
+        held_until: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.renew(
+            req_pk(request_id),
+            outbox_sk(seq, channel),
+            held_until,
+            lease_until,
+        )
+        .await
+    }
+
     async fn outbox_settle(
         &self,
         channel: &str,
@@ -989,6 +1034,17 @@ impl Store for DynamoStore {
             .lease(req_pk(request_id), timer_sk(kind), None, now, lease_until)
             .await?
             .is_some())
+    }
+
+    async fn renew_timer(
+        &self,
+        request_id: &str,
+        kind: TimerKind,
+        held_until: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.renew(req_pk(request_id), timer_sk(kind), held_until, lease_until)
+            .await
     }
 
     async fn release_timer(&self, request_id: &str, kind: TimerKind) -> Result<(), StoreError> {

@@ -160,6 +160,18 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<OutboxRow>, StoreError>;
 
+    /// Extends the lease on a claimed row, named by the `held_until` its
+    /// holder set, to `lease_until`: true while nobody claimed the row since
+    /// (and it is not settled), as for [`Store::renew_timer`].
+    async fn outbox_renew(
+        &self,
+        channel: &str,
+        request_id: &str,
+        seq: i64,
+        held_until: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
     /// Records how one attempt at a claimed row ended, and releases its lease.
     async fn outbox_settle(
         &self,
@@ -186,6 +198,18 @@ pub trait Store: Send + Sync + 'static {
         request_id: &str,
         kind: TimerKind,
         now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Extends a lease this caller holds, named by the `held_until` it set,
+    /// to `lease_until`: true while nobody else claimed the timer since (a
+    /// claim writes a new `lease_until`) and it still exists. A holder whose
+    /// work outlasts the lease renews it, so no other process fires it too.
+    async fn renew_timer(
+        &self,
+        request_id: &str,
+        kind: TimerKind,
+        held_until: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 

@@ -556,6 +556,33 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn outbox_renew(
+        &self,
+        channel: &str,
+        request_id: &str,
+        seq: i64,
+        held_until: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let key = (channel.to_owned(), request_id.to_owned(), seq);
+        self.with_conn(move |tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE outbox SET lease_until = ?5
+                     WHERE channel = ?1 AND request_id = ?2 AND seq = ?3 AND lease_until = ?4",
+                )?
+                .execute(params![
+                    key.0,
+                    key.1,
+                    key.2,
+                    millis(held_until),
+                    millis(lease_until)
+                ])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
     async fn outbox_settle(
         &self,
         channel: &str,
@@ -633,6 +660,31 @@ impl Store for SqliteStore {
                        AND (lease_until IS NULL OR lease_until <= ?3)",
                 )?
                 .execute(params![id, kind.as_str(), millis(now), millis(lease_until)])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn renew_timer(
+        &self,
+        request_id: &str,
+        kind: TimerKind,
+        held_until: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let id = request_id.to_owned();
+        self.with_conn(move |tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE timers SET lease_until = ?4 WHERE request_id = ?1 AND kind = ?2
+                       AND lease_until = ?3",
+                )?
+                .execute(params![
+                    id,
+                    kind.as_str(),
+                    millis(held_until),
+                    millis(lease_until)
+                ])?;
             Ok(n == 1)
         })
         .await

@@ -270,9 +270,36 @@ async fn outbox_goes_out_in_order(b: Backend) {
             .is_empty(),
         "a leased row is not claimed twice"
     );
-    s.outbox_settle("sns", "apr_out", rows[0].seq, Settle::Delivered { at: now })
+    // A slow send renews its lease by the one it set; a stale one renews nothing.
+    let seq = rows[0].seq;
+    let renewed = lease + chrono::Duration::seconds(30);
+    assert!(
+        s.outbox_renew("sns", "apr_out", seq, lease, renewed)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.outbox_renew("sns", "apr_out", seq, lease, renewed)
+            .await
+            .unwrap(),
+        "a lease the holder no longer has cannot be renewed"
+    );
+    assert!(
+        s.outbox_claim("sns", lease, renewed, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a renewed lease holds past the first one"
+    );
+    s.outbox_settle("sns", "apr_out", seq, Settle::Delivered { at: now })
         .await
         .unwrap();
+    assert!(
+        !s.outbox_renew("sns", "apr_out", seq, renewed, renewed)
+            .await
+            .unwrap(),
+        "a settled row's lease is gone"
+    );
     let rows = s.outbox_claim("sns", Utc::now(), lease, 10).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].notice, Notice::Cancelled);
@@ -319,7 +346,32 @@ async fn timers_lease_and_go_with_the_decision(b: Backend) {
             .await
             .unwrap()
     );
+    // The holder renews by the lease it set; a stale lease renews nothing.
+    let renewed = until + chrono::Duration::seconds(30);
+    assert!(
+        s.renew_timer("apr_tmr", TimerKind::Expire, until, renewed)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.renew_timer("apr_tmr", TimerKind::Expire, until, renewed)
+            .await
+            .unwrap(),
+        "a lease the holder no longer has cannot be renewed"
+    );
+    assert!(
+        !s.claim_timer("apr_tmr", TimerKind::Expire, until, until)
+            .await
+            .unwrap(),
+        "a renewed lease holds past the first one"
+    );
     s.release_timer("apr_tmr", TimerKind::Expire).await.unwrap();
+    assert!(
+        !s.renew_timer("apr_tmr", TimerKind::Expire, renewed, renewed)
+            .await
+            .unwrap(),
+        "a released lease cannot be renewed"
+    );
     assert!(
         s.claim_timer("apr_tmr", TimerKind::Expire, now, until)
             .await
@@ -348,6 +400,12 @@ async fn timers_lease_and_go_with_the_decision(b: Backend) {
         !s.claim_timer("apr_tmr", TimerKind::Expire, late, late)
             .await
             .unwrap()
+    );
+    assert!(
+        !s.renew_timer("apr_tmr", TimerKind::Expire, late, late)
+            .await
+            .unwrap(),
+        "a timer gone with its decision cannot be renewed"
     );
 }
 

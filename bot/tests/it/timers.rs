@@ -1,5 +1,6 @@
-//! Deadlines, reminders and expiry in virtual time: the service with the
-//! local workflow engine and a real SQLite file, on tokio's paused clock.
+//! Deadlines, reminders, expiry and the leases on timers and outbox rows in
+//! virtual time: the service with the local workflow engine and a real
+//! SQLite file, on tokio's paused clock.
 //!
 //! The store answers from its own thread, which tokio cannot see; while
 //! [`Frozen`] holds, the paused clock moves only by `advance`, so a store
@@ -11,12 +12,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hitl_bot::clock::Clock;
-use hitl_bot::notify::Fanout;
+use hitl_bot::notify::{Fanout, Notice, Notifier, NotifyError};
+use hitl_bot::outbox::DeliveryState;
 use hitl_bot::service::{ApprovalService, ReplicaSettings, ServiceError, Settings};
 use hitl_bot::store::Store;
 use hitl_bot::store::sqlite::SqliteStore;
 use hitl_bot::workflow::local::LocalWorkflow;
-use hitl_bot::workflow::{Due, Workflow, WorkflowError};
+use hitl_bot::workflow::{Due, TimerKind, Workflow, WorkflowError};
 use hitl_wire::api::{CreateApproval, DecisionAction};
 use hitl_wire::{ApprovalRecord, Status};
 use serde_json::{Value, json};
@@ -338,4 +340,198 @@ async fn a_final_record_gains_no_delivery_entries_after_its_decision() {
         Err(ServiceError::Refused(_))
     ));
     p.stop();
+}
+
+/// Another process's attempt to take the timer now, as its sweep would.
+async fn taken_by_another(store: &SqliteStore, id: &str, clock: &Clock) -> bool {
+    let now = clock.now();
+    store
+        .claim_timer(
+            id,
+            TimerKind::Expire,
+            now,
+            now + chrono::Duration::seconds(30),
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_holder_whose_work_outlasts_the_lease_keeps_it_until_done() {
+    let p = Paused::start(false).await;
+    let r = p.create(json!({"timeout_secs": 3600})).await;
+    let id = r.request_id.clone();
+    let clock = Clock::tokio();
+    let now = clock.now();
+    let held = now + chrono::Duration::seconds(30);
+    assert!(
+        p.store
+            .claim_timer(&id, TimerKind::Expire, now, held)
+            .await
+            .unwrap()
+    );
+    // Work that takes 100 s, over three times the 30 s lease.
+    let svc = p.svc.clone();
+    let work_id = id.clone();
+    let work = tokio::spawn(async move {
+        svc.while_leased(&work_id, TimerKind::Expire, held, async {
+            tokio::time::sleep(Duration::from_secs(100)).await;
+            "done"
+        })
+        .await
+    });
+    for t in 1..100 {
+        step_with(std::slice::from_ref(&p.svc), &id, 1).await;
+        assert!(
+            !taken_by_another(&p.store, &id, &clock).await,
+            "another process took the timer {t} s into work that still holds it"
+        );
+    }
+    step_with(std::slice::from_ref(&p.svc), &id, 5).await;
+    assert_eq!(work.await.unwrap(), Some("done"));
+    // Once the work is done the lease is no longer renewed: it runs out and
+    // the timer can be taken again, as after a crash.
+    step_with(std::slice::from_ref(&p.svc), &id, 31).await;
+    assert!(taken_by_another(&p.store, &id, &clock).await);
+    p.stop();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_holder_that_lost_its_lease_stops_its_work() {
+    let p = Paused::start(false).await;
+    let r = p.create(json!({"timeout_secs": 3600})).await;
+    let id = r.request_id.clone();
+    let clock = Clock::tokio();
+    let now = clock.now();
+    // A lease that ran out before its holder renewed it (a store that did
+    // not answer in time), then taken by another process.
+    let held = now + chrono::Duration::seconds(1);
+    assert!(
+        p.store
+            .claim_timer(&id, TimerKind::Expire, now, held)
+            .await
+            .unwrap()
+    );
+    step_with(std::slice::from_ref(&p.svc), &id, 2).await;
+    assert!(taken_by_another(&p.store, &id, &clock).await);
+    let svc = p.svc.clone();
+    let work_id = id.clone();
+    let work = tokio::spawn(async move {
+        svc.while_leased(
+            &work_id,
+            TimerKind::Expire,
+            held,
+            std::future::pending::<()>(),
+        )
+        .await
+    });
+    // The first renewal, a third of the lease (10 s) in, finds the lease gone.
+    step_with(std::slice::from_ref(&p.svc), &id, 15).await;
+    assert_eq!(work.await.unwrap(), None);
+    // The new holder's lease stands.
+    assert!(!taken_by_another(&p.store, &id, &clock).await);
+    p.stop();
+}
+
+/// A channel whose every send takes `takes` (a chat API asking to retry
+/// later), counting the sends it was asked for.
+struct Slow {
+    takes: Duration,
+    sends: AtomicUsize,
+}
+
+#[async_trait]
+impl Notifier for Slow {
+    fn name(&self) -> &'static str {
+        "slow"
+    }
+
+    async fn notify(&self, _: Notice, _: &ApprovalRecord) -> Result<(), NotifyError> {
+        self.sends.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(self.takes).await;
+        Ok(())
+    }
+}
+
+/// Moves the paused clock by `secs` one second at a time; after each second
+/// every service's store answers a few round trips first, so the calls the
+/// woken tasks queued (claims, renewals, settles) land before time moves on.
+async fn step_with(services: &[Arc<ApprovalService>], id: &str, secs: u64) {
+    for _ in 0..secs {
+        tokio::time::advance(Duration::from_secs(1)).await;
+        for _ in 0..3 {
+            for svc in services {
+                svc.get(id).await.unwrap();
+            }
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_send_that_outlasts_the_outbox_lease_is_not_repeated_by_another_process() {
+    let _frozen = freeze();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hitl.db");
+    let slow = Arc::new(Slow {
+        takes: Duration::from_secs(100),
+        sends: AtomicUsize::new(0),
+    });
+    let stop = CancellationToken::new();
+    // Two processes on one database, each draining the same channel.
+    let mut services = Vec::new();
+    for _ in 0..2 {
+        let store = Arc::new(SqliteStore::open(&path).unwrap());
+        let clock = Clock::tokio();
+        let (local, _driver) = LocalWorkflow::new(clock.clone());
+        let svc = ApprovalService::new(
+            store,
+            Arc::new(local),
+            Fanout::new(vec![slow.clone() as Arc<dyn Notifier>]),
+            clock,
+            Settings::default(),
+            stop.clone(),
+        );
+        svc.spawn_drainers(&stop);
+        services.push(svc);
+    }
+    let body: CreateApproval = serde_json::from_value(json!({"tool": "delete_bucket",
+        "arguments": {"bucket": "prod"}, "risk": "high", "requester": "agent-1",
+        "timeout_secs": 3600}))
+    .unwrap();
+    let id = services[0].create(body).await.unwrap().0.request_id;
+    for _ in 0..10 {
+        if slow.sends.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        step_with(&services, &id, 1).await;
+    }
+    assert_eq!(
+        slow.sends.load(Ordering::SeqCst),
+        1,
+        "the card is being sent"
+    );
+    // Three and a half leases of 30 s while the send is in flight, with the
+    // other process polling every second.
+    step_with(&services, &id, 105).await;
+    let mut delivered = false;
+    for _ in 0..20 {
+        let d = services[1].deliveries(&id).await.unwrap();
+        if d.iter().any(|d| d.state == DeliveryState::Delivered) {
+            assert_eq!(d[0].attempts, 1, "{d:?}");
+            delivered = true;
+            break;
+        }
+        step_with(&services, &id, 1).await;
+    }
+    assert!(
+        delivered,
+        "the card was delivered: {:?}",
+        services[1].deliveries(&id).await.unwrap()
+    );
+    assert_eq!(
+        slow.sends.load(Ordering::SeqCst),
+        1,
+        "sent once, by one process"
+    );
+    stop.cancel();
 }
