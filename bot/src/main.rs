@@ -152,7 +152,14 @@ struct ClientArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match lambda_bootstrap_args() {
+        Ok(Some(args)) => Cli::parse_from(args),
+        Ok(None) => Cli::parse(),
+        Err(e) => {
+            eprintln!("hitl-bot: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     hitl_bot::install_tls_provider();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -305,6 +312,25 @@ fn lambda_host() -> anyhow::Result<Option<u64>> {
                 "HITL_LAMBDA_MAX_WAIT_SECS must be a whole number of seconds, at least 1 (got {v:?})"
             ),
         },
+    }
+}
+
+/// The container image's entry: the Lambda base image runs the binary as
+/// /var/runtime/bootstrap with no arguments and passes the image command
+/// (terraform/lambda.tf sets one per function) as `_HANDLER`. `api` and
+/// `tasks` are both `serve`, which answers function URL events and workflow
+/// tasks alike. `None` when arguments were given or this is not Lambda.
+// The Lambda runtime's own variables, read once at start.
+#[allow(clippy::disallowed_methods)]
+fn lambda_bootstrap_args() -> Result<Option<[&'static str; 2]>, String> {
+    if std::env::args_os().len() > 1 || std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        return Ok(None);
+    }
+    match std::env::var("_HANDLER").unwrap_or_default().trim() {
+        "" | "api" | "tasks" => Ok(Some(["hitl-bot", "serve"])),
+        other => Err(format!(
+            "the Lambda handler {other:?} (the image command) is not an entry point of this binary; use api or tasks"
+        )),
     }
 }
 

@@ -113,6 +113,18 @@ fn url_event(method: &str, path: &str, body: Option<Value>) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_serves_function_url_events_under_the_runtime_api() {
+    serves_function_url_events(&["serve"], None).await;
+}
+
+/// How the container image starts it: the Lambda base image runs
+/// /var/runtime/bootstrap with no arguments and the image command in
+/// `_HANDLER`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_image_bootstrap_without_arguments_serves_under_the_runtime_api() {
+    serves_function_url_events(&[], Some("api")).await;
+}
+
+async fn serves_function_url_events(args: &[&str], handler: Option<&str>) {
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (outcomes_tx, mut outcomes) = mpsc::unbounded_channel();
     let fake = Fake {
@@ -128,8 +140,12 @@ async fn the_binary_serves_function_url_events_under_the_runtime_api() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let dir = tempfile::tempdir().unwrap();
-    let _child = tokio::process::Command::new(bin())
-        .arg("serve")
+    let mut command = tokio::process::Command::new(bin());
+    command.args(args).env_remove("_HANDLER");
+    if let Some(h) = handler {
+        command.env("_HANDLER", h);
+    }
+    let _child = command
         .env_remove("HITL_CONFIG")
         .env("AWS_LAMBDA_RUNTIME_API", &api)
         .env("AWS_LAMBDA_FUNCTION_NAME", "hitl")
@@ -200,5 +216,24 @@ async fn the_binary_serves_function_url_events_under_the_runtime_api() {
     assert!(
         odd.body.to_string().contains("function URL event"),
         "{odd:?}"
+    );
+}
+
+/// An image command the binary has no entry point for stops the cold start
+/// with a message naming it, instead of a usage screen.
+#[tokio::test]
+async fn an_unknown_image_command_is_refused_by_name() {
+    let out = tokio::process::Command::new(bin())
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .env("_HANDLER", "reports")
+        .env_remove("HITL_CONFIG")
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"reports\"") && err.contains("api or tasks"),
+        "{err}"
     );
 }
