@@ -334,6 +334,16 @@ fn lambda_bootstrap_args() -> Result<Option<[&'static str; 2]>, String> {
     }
 }
 
+/// HITL_SECRET_ARN: the Secrets Manager secret holding the credentials
+/// (terraform/secrets.tf), read before the settings are resolved.
+// Read here, in main, where environment access belongs.
+#[allow(clippy::disallowed_methods)]
+fn secret_arn() -> Option<String> {
+    std::env::var("HITL_SECRET_ARN")
+        .ok()
+        .filter(|a| !a.trim().is_empty())
+}
+
 /// Default long-poll cap on Lambda: well under the function's timeout.
 const LAMBDA_MAX_WAIT_SECS: u64 = 20;
 
@@ -349,7 +359,10 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
+    if let Some(arn) = secret_arn() {
+        hitl_bot::lambda::secrets::fill_from_secret(&mut args, &arn).await?;
+    }
     let mut cfg = args.resolve()?;
     let lambda = lambda_host()?;
     if let Some(cap) = lambda {
@@ -365,7 +378,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let token = match cfg.token.clone() {
         Some(t) => t,
         None if lambda.is_some() => anyhow::bail!(
-            "HITL_TOKEN is not set: on Lambda the API token comes from the environment (terraform passes it from Secrets Manager)"
+            "HITL_TOKEN is not set: on Lambda the API token comes from the environment or from the secret HITL_SECRET_ARN names (terraform sets it)"
         ),
         None => {
             let (t, created) = token::load_or_create(&cfg.data_dir)?;
