@@ -46,6 +46,8 @@ locals {
     tasks = [
       { actions = local.table_rw, resources = local.table_arns },
       { actions = ["states:SendTaskSuccess", "states:SendTaskFailure"], resources = ["*"] },
+      # It runs the same service, which reads its credentials at start.
+      { actions = ["secretsmanager:GetSecretValue"], resources = [aws_secretsmanager_secret.bot.arn] },
       { actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [aws_kms_key.main.arn] },
     ]
     router = [

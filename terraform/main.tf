@@ -37,19 +37,19 @@ locals {
   }
 
   common_env = {
-    TABLE_NAME            = aws_dynamodb_table.approvals.name
-    STATE_MACHINE_ARN     = local.state_machine_arn
-    SNS_TOPIC_ARN         = aws_sns_topic.events.arn
-    HITL_SECRET_ARN       = aws_secretsmanager_secret.bot.arn
-    HITL_LOG_FORMAT       = "json"
-    HITL_LONG_POLL_MAX    = tostring(var.long_poll_max_seconds)
-    HITL_RETENTION_DAYS   = tostring(var.record_retention_days)
-    SLACK_CHANNEL         = var.slack_channel
-    TEAMS_APP_ID          = var.teams_app_id
-    TEAMS_TENANT_ID       = var.teams_tenant_id
-    TEAMS_SERVICE_URL     = var.teams_service_url
-    TEAMS_CONVERSATION_ID = var.teams_conversation_id
-    OUTBOX_QUEUE_URLS     = jsonencode({ for c in local.channels : c => aws_sqs_queue.outbox[c].url })
+    TABLE_NAME                = aws_dynamodb_table.approvals.name
+    STATE_MACHINE_ARN         = local.state_machine_arn
+    SNS_TOPIC_ARN             = aws_sns_topic.events.arn
+    HITL_SECRET_ARN           = aws_secretsmanager_secret.bot.arn
+    HITL_LOG_FORMAT           = "json"
+    HITL_LAMBDA_MAX_WAIT_SECS = tostring(var.long_poll_max_seconds)
+    HITL_RETENTION_DAYS       = tostring(var.record_retention_days)
+    SLACK_CHANNEL             = var.slack_channel
+    TEAMS_APP_ID              = var.teams_app_id
+    TEAMS_TENANT_ID           = var.teams_tenant_id
+    TEAMS_SERVICE_URL         = var.teams_service_url
+    TEAMS_CONVERSATION_ID     = var.teams_conversation_id
+    OUTBOX_QUEUE_URLS         = jsonencode({ for c in local.channels : c => aws_sqs_queue.outbox[c].url })
   }
 
   # Known before the state machine exists, which breaks the cycle

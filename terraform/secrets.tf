@@ -1,9 +1,8 @@
 # Chat credentials and the API token live here, not in the functions'
-# environment. The functions read the secret at cold start and re-read it
-# every few minutes (HITL_SECRET_REFRESH_SECS), so a rotation needs no
-# redeploy: write the new value
-# under the *_TOKEN key and keep the old one under *_PREVIOUS until every
-# client has moved (the bot accepts both).
+# environment. The functions read the secret at cold start (HITL_SECRET_ARN),
+# so a rotation needs no redeploy, only new execution environments: write
+# the new value under the *_TOKEN key and keep the old one under *_PREVIOUS
+# until every client has moved (the bot accepts both).
 data "aws_secretsmanager_random_password" "api_token" {
   password_length     = 48
   exclude_punctuation = true

@@ -152,7 +152,14 @@ struct ClientArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match lambda_bootstrap_args() {
+        Ok(Some(args)) => Cli::parse_from(args),
+        Ok(None) => Cli::parse(),
+        Err(e) => {
+            eprintln!("hitl-bot: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     hitl_bot::install_tls_provider();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -308,6 +315,35 @@ fn lambda_host() -> anyhow::Result<Option<u64>> {
     }
 }
 
+/// The container image's entry: the Lambda base image runs the binary as
+/// /var/runtime/bootstrap with no arguments and passes the image command
+/// (terraform/lambda.tf sets one per function) as `_HANDLER`. `api` and
+/// `tasks` are both `serve`, which answers function URL events and workflow
+/// tasks alike. `None` when arguments were given or this is not Lambda.
+// The Lambda runtime's own variables, read once at start.
+#[allow(clippy::disallowed_methods)]
+fn lambda_bootstrap_args() -> Result<Option<[&'static str; 2]>, String> {
+    if std::env::args_os().len() > 1 || std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        return Ok(None);
+    }
+    match std::env::var("_HANDLER").unwrap_or_default().trim() {
+        "" | "api" | "tasks" => Ok(Some(["hitl-bot", "serve"])),
+        other => Err(format!(
+            "the Lambda handler {other:?} (the image command) is not an entry point of this binary; use api or tasks"
+        )),
+    }
+}
+
+/// HITL_SECRET_ARN: the Secrets Manager secret holding the credentials
+/// (terraform/secrets.tf), read before the settings are resolved.
+// Read here, in main, where environment access belongs.
+#[allow(clippy::disallowed_methods)]
+fn secret_arn() -> Option<String> {
+    std::env::var("HITL_SECRET_ARN")
+        .ok()
+        .filter(|a| !a.trim().is_empty())
+}
+
 /// Default long-poll cap on Lambda: well under the function's timeout.
 const LAMBDA_MAX_WAIT_SECS: u64 = 20;
 
@@ -323,7 +359,10 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
+    if let Some(arn) = secret_arn() {
+        hitl_bot::lambda::secrets::fill_from_secret(&mut args, &arn).await?;
+    }
     let mut cfg = args.resolve()?;
     let lambda = lambda_host()?;
     if let Some(cap) = lambda {
@@ -339,7 +378,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let token = match cfg.token.clone() {
         Some(t) => t,
         None if lambda.is_some() => anyhow::bail!(
-            "HITL_TOKEN is not set: on Lambda the API token comes from the environment (terraform passes it from Secrets Manager)"
+            "HITL_TOKEN is not set: on Lambda the API token comes from the environment or from the secret HITL_SECRET_ARN names (terraform sets it)"
         ),
         None => {
             let (t, created) = token::load_or_create(&cfg.data_dir)?;

@@ -186,3 +186,20 @@ run "state_machine_from_the_one_asl_file" {
     error_message = "a Standard state machine with full logging"
   }
 }
+
+# The binary reads its Lambda long-poll cap from HITL_LAMBDA_MAX_WAIT_SECS;
+# a cap under any other name is ignored and long-polls run into the
+# function's timeout.
+run "long_poll_cap_reaches_the_binary" {
+  command = apply
+
+  variables {
+    lambda_timeout        = 30
+    long_poll_max_seconds = 12
+  }
+
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.fn : lookup(one(f.environment).variables, "HITL_LAMBDA_MAX_WAIT_SECS", "") == "12"])
+    error_message = "every function must get long_poll_max_seconds as HITL_LAMBDA_MAX_WAIT_SECS"
+  }
+}

@@ -11,6 +11,8 @@
 //!
 //! Anything else is refused with an error that says what was expected.
 
+pub mod secrets;
+
 use axum::Router;
 use axum::body::Body;
 use base64::Engine as _;

@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, mpsc};
 
+use crate::store_contract::Moto;
 use crate::support::{TOKEN, bin};
 
 /// What the runtime answered for one invocation.
@@ -113,6 +114,58 @@ fn url_event(method: &str, path: &str, body: Option<Value>) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_serves_function_url_events_under_the_runtime_api() {
+    serves_function_url_events(&["serve"], None, &[("HITL_TOKEN", TOKEN)]).await;
+}
+
+/// How the container image starts it: the Lambda base image runs
+/// /var/runtime/bootstrap with no arguments and the image command in
+/// `_HANDLER`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_image_bootstrap_without_arguments_serves_under_the_runtime_api() {
+    serves_function_url_events(&[], Some("api"), &[("HITL_TOKEN", TOKEN)]).await;
+}
+
+/// As deployed by terraform/: no token in the environment, only the
+/// Secrets Manager secret that holds it (here in moto).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_token_comes_from_the_secret_the_environment_names() {
+    let moto = Moto::start().await;
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&moto.url)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                ))
+                .build_https(),
+        )
+        .load()
+        .await;
+    let secret = json!({"HITL_TOKEN": TOKEN, "HITL_TOKEN_PREVIOUS": "", "SLACK_BOT_TOKEN": ""});
+    let arn = aws_sdk_secretsmanager::Client::new(&conf)
+        .create_secret()
+        .name("hitl-test/bot")
+        .secret_string(secret.to_string())
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let env = [
+        ("HITL_SECRET_ARN", arn.as_str()),
+        ("AWS_ENDPOINT_URL", moto.url.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    serves_function_url_events(&[], Some("api"), &env).await;
+}
+
+async fn serves_function_url_events(args: &[&str], handler: Option<&str>, env: &[(&str, &str)]) {
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (outcomes_tx, mut outcomes) = mpsc::unbounded_channel();
     let fake = Fake {
@@ -128,15 +181,23 @@ async fn the_binary_serves_function_url_events_under_the_runtime_api() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let dir = tempfile::tempdir().unwrap();
-    let _child = tokio::process::Command::new(bin())
-        .arg("serve")
+    let mut command = tokio::process::Command::new(bin());
+    command
+        .args(args)
+        .env_remove("_HANDLER")
+        .env_remove("HITL_TOKEN")
+        .env_remove("HITL_SECRET_ARN")
+        .envs(env.iter().copied());
+    if let Some(h) = handler {
+        command.env("_HANDLER", h);
+    }
+    let _child = command
         .env_remove("HITL_CONFIG")
         .env("AWS_LAMBDA_RUNTIME_API", &api)
         .env("AWS_LAMBDA_FUNCTION_NAME", "hitl")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/hitl")
-        .env("HITL_TOKEN", TOKEN)
         .env("HITL_DATA_DIR", dir.path())
         .env("HITL_LAMBDA_MAX_WAIT_SECS", "2")
         .env("RUST_LOG", "warn")
@@ -200,5 +261,24 @@ async fn the_binary_serves_function_url_events_under_the_runtime_api() {
     assert!(
         odd.body.to_string().contains("function URL event"),
         "{odd:?}"
+    );
+}
+
+/// An image command the binary has no entry point for stops the cold start
+/// with a message naming it, instead of a usage screen.
+#[tokio::test]
+async fn an_unknown_image_command_is_refused_by_name() {
+    let out = tokio::process::Command::new(bin())
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .env("_HANDLER", "reports")
+        .env_remove("HITL_CONFIG")
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"reports\"") && err.contains("api or tasks"),
+        "{err}"
     );
 }
