@@ -48,6 +48,39 @@ pub fn data_dir(explicit: Option<&Path>) -> PathBuf {
     }
 }
 
+/// The bearer token `hitl-mcp serve --listen` asks HTTP clients for when
+/// no `--listen-token` is given, made by `hitl-mcp generate-config
+/// --gateway-url` for the client config it writes.
+pub const GATEWAY_LISTEN_TOKEN_FILE: &str = "gateway-listen-token";
+
+pub fn gateway_listen_token_path(dir: &Path) -> PathBuf {
+    dir.join(GATEWAY_LISTEN_TOKEN_FILE)
+}
+
+/// The token saved in `path`, or a new random one (256 bits, hex) written
+/// owner-only. Returns the token and whether it was just made.
+pub fn load_or_create_token(path: &Path) -> Result<(Token, bool), LocalError> {
+    if let Some(t) = read_token(path)? {
+        return Ok((t, false));
+    }
+    let fresh = crate::ids::new_token();
+    if write_secret_file(path, &fresh)? {
+        let t = Token::parse(&fresh, "a new token").map_err(|source| LocalError::Bad {
+            path: path.display().to_string(),
+            source,
+        })?;
+        return Ok((t, true));
+    }
+    // Another process made it first: use theirs.
+    match read_token(path)? {
+        Some(t) => Ok((t, false)),
+        None => Err(LocalError::Read {
+            path: path.display().to_string(),
+            source: std::io::Error::other("the file vanished while it was being made"),
+        }),
+    }
+}
+
 pub fn requester_token_path(dir: &Path) -> PathBuf {
     dir.join(REQUESTER_TOKEN_FILE)
 }

@@ -194,6 +194,28 @@ pub fn local_token() -> Option<SecretString> {
         .map(hitl_client::Token::into_secret)
 }
 
+/// The listen token `generate-config --gateway-url` saved for HTTP
+/// clients of this machine's gateway. A file that is there but unusable
+/// stops the gateway rather than serving without the token it promised.
+fn saved_listen_token() -> anyhow::Result<Option<SecretString>> {
+    let dir = hitl_client::local::data_dir(None);
+    let path = hitl_client::local::gateway_listen_token_path(&dir);
+    let token = hitl_client::local::read_token(&path)?;
+    if token.is_some() {
+        tracing::info!(path = %path.display(), "HTTP clients must present the listen token saved there (made by generate-config --gateway-url)");
+    }
+    Ok(token.map(hitl_client::Token::into_secret))
+}
+
+/// The listen token for a client config: the saved one, made now if
+/// there is none. Returns it and whether it was just made.
+pub fn local_listen_token() -> anyhow::Result<(SecretString, PathBuf, bool)> {
+    let dir = hitl_client::local::data_dir(None);
+    let path = hitl_client::local::gateway_listen_token_path(&dir);
+    let (token, made) = hitl_client::local::load_or_create_token(&path)?;
+    Ok((token.into_secret(), path, made))
+}
+
 /// Resolves `serve`'s options into the proxy's settings.
 pub fn proxy_settings(opts: &ServeOptions) -> anyhow::Result<crate::proxy::serve::Proxy> {
     use crate::proxy::hold::HoldSettings;
@@ -277,9 +299,14 @@ pub fn proxy_settings(opts: &ServeOptions) -> anyhow::Result<crate::proxy::serve
         .clone()
         .unwrap_or_else(|| hitl_client::local::DEFAULT_URL.to_owned());
     let token = opts.token.clone().or_else(local_token);
+    let listen_token = match (&opts.listen_token, opts.listen) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(_)) => saved_listen_token()?,
+        (None, None) => None,
+    };
     if let Some(addr) = opts.listen
         && !addr.ip().is_loopback()
-        && opts.listen_token.is_none()
+        && listen_token.is_none()
     {
         bail!(
             "--listen {addr} is reachable from other machines: set --listen-token (HITL_LISTEN_TOKEN) so clients must present it as a bearer token"
@@ -287,7 +314,7 @@ pub fn proxy_settings(opts: &ServeOptions) -> anyhow::Result<crate::proxy::serve
     }
     Ok(crate::proxy::serve::Proxy {
         upstreams,
-        listen_token: opts.listen_token.clone(),
+        listen_token,
         allowed_hosts: opts.allowed_hosts.clone(),
         listen: opts.listen,
         approvals: crate::approval::ApprovalClient::new(&approval_url, token)?,
@@ -514,6 +541,83 @@ pub fn client_config(opts: &GenerateOptions) -> Value {
             config
         }
     }
+}
+
+/// `hitl-mcp generate-config --gateway-url`: a client that connects to a
+/// running `hitl-mcp serve --listen` over Streamable HTTP.
+#[derive(Debug)]
+pub struct HttpClientOptions {
+    /// The gateway's MCP endpoint, e.g. `http://127.0.0.1:8931/mcp`.
+    pub gateway_url: String,
+    pub client: Client,
+    pub name: String,
+    /// The listen token written into the config; without it, a reference
+    /// to HITL_LISTEN_TOKEN the client fills in (or a prompt).
+    pub listen_token: Option<SecretString>,
+}
+
+/// The client config that connects to a running gateway over HTTP, with
+/// its bearer token in an `Authorization` header.
+pub fn http_client_config(opts: &HttpClientOptions) -> anyhow::Result<Value> {
+    if opts.client == Client::ClaudeDesktop {
+        bail!(
+            "Claude Desktop's config file starts only local (stdio) servers: drop --gateway-url to have it start the gateway itself, or add the URL under Settings > Connectors"
+        );
+    }
+    let url = reqwest::Url::parse(&opts.gateway_url).map_err(|e| {
+        anyhow::anyhow!(
+            "--gateway-url {:?} is not a URL ({e}); give the gateway's MCP endpoint, e.g. http://127.0.0.1:8931/mcp",
+            opts.gateway_url
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        bail!(
+            "--gateway-url must be http:// or https:// (got {}://)",
+            url.scheme()
+        );
+    }
+    if url.scheme() == "http" && !is_loopback_url(&opts.gateway_url) {
+        bail!(
+            "--gateway-url {} is plain http:// to another machine: the bearer token would cross the network in the clear; put the gateway behind https",
+            opts.gateway_url
+        );
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        bail!("--gateway-url must not carry a user name or password; the token goes in a header");
+    }
+    let token = match (&opts.listen_token, opts.client) {
+        (Some(t), _) => t.expose_secret().to_owned(),
+        (None, Client::ClaudeCode) => "${HITL_LISTEN_TOKEN}".to_owned(),
+        (None, Client::Cursor) => "${env:HITL_LISTEN_TOKEN}".to_owned(),
+        (None, Client::Vscode | Client::ClaudeDesktop) => "${input:hitl-listen-token}".to_owned(),
+    };
+    let mut server = Map::new();
+    // Cursor tells HTTP servers by their `url`; the others want a type.
+    if opts.client != Client::Cursor {
+        server.insert("type".into(), "http".into());
+    }
+    server.insert("url".into(), opts.gateway_url.clone().into());
+    server.insert(
+        "headers".into(),
+        json!({ "Authorization": format!("Bearer {token}") }),
+    );
+    let mut servers = Map::new();
+    servers.insert(opts.name.clone(), Value::Object(server));
+    Ok(match opts.client {
+        Client::Vscode => {
+            let mut config = json!({ "servers": servers });
+            if opts.listen_token.is_none() {
+                config["inputs"] = json!([{
+                    "type": "promptString",
+                    "id": "hitl-listen-token",
+                    "description": "Bearer token of the hitl-mcp gateway (HITL_LISTEN_TOKEN)",
+                    "password": true
+                }]);
+            }
+            config
+        }
+        _ => json!({ "mcpServers": servers }),
+    })
 }
 
 /// Adds a generated config to an existing client config file (keeping its

@@ -103,6 +103,49 @@ impl ApprovalUrlArgs {
     }
 }
 
+/// `generate-config --gateway-url`: the config of a client that connects to
+/// a running gateway over HTTP.
+fn generate_http_config(args: GenerateArgs) -> anyhow::Result<()> {
+    let gateway_url = args.gateway_url.unwrap_or_default();
+    if !args.upstream_command.is_empty() || args.config.is_some() || args.gateway_command.is_some()
+    {
+        anyhow::bail!(
+            "with --gateway-url the client connects to a gateway that is already running: give the upstream command, --config and --gateway-command to `hitl-mcp serve --listen` instead"
+        );
+    }
+    let local = commands::is_loopback_url(&gateway_url);
+    let mut listen_token = args.listen_token;
+    if listen_token.is_none() && local {
+        let (token, path, made) = commands::local_listen_token()?;
+        if made {
+            eprintln!(
+                "hitl-mcp: made a listen token in {}; `hitl-mcp serve --listen` on this machine now asks HTTP clients for it",
+                path.display()
+            );
+        }
+        listen_token = Some(token);
+    }
+    let opts = commands::HttpClientOptions {
+        gateway_url,
+        client: args.client.unwrap_or(Client::ClaudeCode),
+        name: args.name,
+        listen_token,
+    };
+    let config = commands::http_client_config(&opts)?;
+    match &args.output {
+        Some(path) => {
+            commands::merge_into_file(path, &config)?;
+            eprintln!(
+                "hitl-mcp: added server {:?} to {}",
+                opts.name,
+                path.display()
+            );
+        }
+        None => print(&serde_json::to_string_pretty(&config)?)?,
+    }
+    Ok(())
+}
+
 fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(s))
 }
@@ -217,9 +260,11 @@ struct EvaluateArgs {
 struct GenerateArgs {
     #[command(flatten)]
     approval_url: ApprovalUrlArgs,
-    /// The MCP client whose config format to write.
-    #[arg(long, value_enum, default_value_t = Client::ClaudeDesktop)]
-    client: Client,
+    /// The MCP client whose config format to write [default: claude-desktop;
+    /// claude-code with --gateway-url, since Claude Desktop's file takes
+    /// only local servers].
+    #[arg(long, value_enum)]
+    client: Option<Client>,
     /// Add the server to this config file (created if missing) instead of
     /// printing the config.
     #[arg(long, value_name = "FILE")]
@@ -236,6 +281,18 @@ struct GenerateArgs {
     /// Policy file for the gateway to load (passed as serve --config).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Connect the client to a running `hitl-mcp serve --listen` at this
+    /// MCP endpoint (e.g. http://127.0.0.1:8931/mcp) instead of having it
+    /// start the gateway. The config carries the gateway's listen token:
+    /// --listen-token, or for a gateway on this machine the one saved in
+    /// the data folder (made now if missing; `serve --listen` then asks
+    /// for it), or else a reference to HITL_LISTEN_TOKEN.
+    #[arg(long, value_name = "URL")]
+    gateway_url: Option<String>,
+    /// The gateway's listen token to write into an HTTP client's config
+    /// (with --gateway-url).
+    #[arg(long, value_parser = listen_secret, value_name = "TOKEN", requires = "gateway_url")]
+    listen_token: Option<SecretString>,
     /// How the client starts the gateway [default: this hitl-mcp's full
     /// path, since desktop clients do not search your shell's PATH].
     #[arg(long = "gateway-command", value_name = "PATH")]
@@ -406,10 +463,14 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             print(&line)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::GenerateConfig(args) if args.gateway_url.is_some() => {
+            generate_http_config(args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::GenerateConfig(args) => {
             let opts = GenerateOptions {
                 approval_url: args.approval_url.require()?,
-                client: args.client,
+                client: args.client.unwrap_or(Client::ClaudeDesktop),
                 name: args.name,
                 token: args.token,
                 config: args.config.map(absolute),

@@ -761,3 +761,134 @@ fn plain_http_to_another_machine_is_refused_as_the_approval_url() {
     assert!(err.contains("plain http:// to another machine"), "{err}");
     assert!(!err.contains("pw-secret"), "{err}");
 }
+
+fn generate_http(data_dir: &Path, args: &[&str]) -> (i32, String, String) {
+    run(hitl()
+        .env("HITL_DATA_DIR", data_dir)
+        .args(["generate-config", "--gateway-url"])
+        .args(args))
+}
+
+#[test]
+fn generate_config_for_a_running_http_gateway_writes_each_clients_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = "https://gw.example.com/mcp";
+    let shape = |client: &str, token: Option<&str>| {
+        let mut args = vec![url, "--client", client];
+        if let Some(t) = token {
+            args.extend(["--listen-token", t]);
+        }
+        let (code, out, err) = generate_http(dir.path(), &args);
+        assert_eq!(code, 0, "{client}: {err}");
+        json(&out)
+    };
+    let code = shape("claude-code", Some("s3cret"));
+    assert_eq!(
+        code,
+        serde_json::json!({ "mcpServers": { "hitl": {
+            "type": "http",
+            "url": url,
+            "headers": { "Authorization": "Bearer s3cret" }
+        }}})
+    );
+    let cursor = shape("cursor", None);
+    assert_eq!(
+        cursor,
+        serde_json::json!({ "mcpServers": { "hitl": {
+            "url": url,
+            "headers": { "Authorization": "Bearer ${env:HITL_LISTEN_TOKEN}" }
+        }}})
+    );
+    assert_eq!(
+        shape("claude-code", None)["mcpServers"]["hitl"]["headers"]["Authorization"],
+        "Bearer ${HITL_LISTEN_TOKEN}"
+    );
+    let vscode = shape("vscode", None);
+    assert_eq!(vscode["servers"]["hitl"]["type"], "http");
+    assert_eq!(
+        vscode["servers"]["hitl"]["headers"]["Authorization"],
+        "Bearer ${input:hitl-listen-token}"
+    );
+    assert_eq!(vscode["inputs"][0]["id"], "hitl-listen-token");
+    assert_eq!(vscode["inputs"][0]["password"], true);
+    assert!(shape("vscode", Some("s3cret")).get("inputs").is_none());
+    // A gateway elsewhere never makes a token here.
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+}
+
+#[test]
+fn generate_config_for_a_gateway_on_this_machine_saves_its_listen_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = "http://127.0.0.1:8931/mcp";
+    let (code, out, err) = generate_http(dir.path(), &[url, "--client", "claude-code"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("made a listen token"), "{err}");
+    let path = dir.path().join("gateway-listen-token");
+    let saved = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(saved.len(), 64, "256 random bits, hex");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let header = json(&out)["mcpServers"]["hitl"]["headers"]["Authorization"].clone();
+    assert_eq!(header, format!("Bearer {saved}"));
+    // The next client config gets the same token; nothing is made again.
+    let (code, out, err) = generate_http(dir.path(), &[url, "--client", "cursor"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("made a listen token"), "{err}");
+    assert_eq!(
+        json(&out)["mcpServers"]["hitl"]["headers"]["Authorization"],
+        header
+    );
+    // An explicit token wins and is not saved.
+    let (_, out, _) = generate_http(dir.path(), &[url, "--listen-token", "mine"]);
+    assert_eq!(
+        json(&out)["mcpServers"]["hitl"]["headers"]["Authorization"],
+        "Bearer mine"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), saved);
+}
+
+#[test]
+fn generate_config_for_an_http_gateway_refuses_what_cannot_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let refused = |args: &[&str], why: &str| {
+        let (code, out, err) = generate_http(dir.path(), args);
+        assert_ne!(code, 0, "{args:?} was accepted: {out}");
+        assert!(err.contains(why), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?} printed a config: {out}");
+    };
+    refused(
+        &["https://gw.example.com/mcp", "--client", "claude-desktop"],
+        "Claude Desktop",
+    );
+    refused(
+        &["http://gw.example.com/mcp", "--listen-token", "t"],
+        "in the clear",
+    );
+    refused(&["https://u:p@gw.example.com/mcp"], "user name or password");
+    refused(&["not a url"], "is not a URL");
+    refused(&["ftp://gw.example.com/mcp"], "http:// or https://");
+    refused(
+        &["http://127.0.0.1:8931/mcp", "--", "mcp-server-git"],
+        "already running",
+    );
+    refused(
+        &["https://gw.example.com/mcp", "--listen-token", " "],
+        "empty or blank",
+    );
+    // Nothing was saved by any refusal.
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+    // --listen-token only makes sense with --gateway-url.
+    let (code, _, err) = run(hitl().args([
+        "generate-config",
+        "--approval-url",
+        "http://127.0.0.1:8787",
+        "--listen-token",
+        "t",
+    ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--gateway-url"), "{err}");
+}
