@@ -90,15 +90,16 @@ pub fn app_with_slack(
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets
-/// in-flight requests finish. A request body that stalls is cut off
-/// ([`server_limits::BODY_IDLE_TIMEOUT`]).
+/// in-flight requests finish. Headers that do not arrive within
+/// [`server_limits::HEADER_READ_TIMEOUT`] close the connection, a request
+/// body that stalls is cut off ([`server_limits::BODY_IDLE_TIMEOUT`]), and
+/// at most [`server_limits::MAX_CONNECTIONS`] are served at once.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, server_limits::with_body_timeout(router))
-        .with_graceful_shutdown(shutdown)
+    server_limits::serve_connections(listener, server_limits::with_body_timeout(router), shutdown)
         .await
 }
 

@@ -96,6 +96,10 @@ pub enum Refusal {
     AlreadyFinal(Box<ApprovalRecord>),
     #[error("{approver} may not decide this request; allowed approvers: {allowed}")]
     NotAllowed { approver: String, allowed: String },
+    /// The chat platform does not count this person among a request's
+    /// default deciders (the request names no approvers), and says why.
+    #[error("{approver} may not decide this request: {why}")]
+    NotADecider { approver: String, why: String },
     #[error("{approver} made this request and cannot approve it; another approver must decide")]
     SelfApproval { approver: String },
     #[error("{approver} has already approved; {have} of {need} approvals so far")]

@@ -448,6 +448,10 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         .map(|w| Arc::new(w) as Arc<dyn hitl_bot::workflow::Workflow>);
     let running =
         Running::start_on(store, cfg.settings, Clock::System, notifiers, workflow).await?;
+    if let Some(s) = slack.clone() {
+        let approvers = running.service.settings().default_approvers.clone();
+        tokio::spawn(async move { s.announce_deciders(&approvers).await });
+    }
     let router = hitl_bot::app_with_slack(
         running.service.clone(),
         Tokens::new(token, cfg.token_previous),

@@ -157,6 +157,17 @@ pub fn list_data(records: &[ApprovalRecord], now: DateTime<Utc>, mention: Mentio
 /// arguments (its path) out of the card.
 pub const MAX_ARGUMENT_STRING: usize = 1000;
 
+/// Whether printing `arguments` on a card shortens one of its strings
+/// (see [`MAX_ARGUMENT_STRING`]).
+pub fn has_long_strings(arguments: &Value) -> bool {
+    match arguments {
+        Value::String(s) => s.chars().count() > MAX_ARGUMENT_STRING,
+        Value::Array(items) => items.iter().any(has_long_strings),
+        Value::Object(map) => map.values().any(has_long_strings),
+        _ => false,
+    }
+}
+
 fn shorten_strings(value: Value) -> Value {
     match value {
         Value::String(s) if s.chars().count() > MAX_ARGUMENT_STRING => {

@@ -17,6 +17,7 @@
 //! The request card's buttons carry [`APPROVE_ACTION_ID`] and
 //! [`REJECT_ACTION_ID`], each with the request id as `value`.
 
+mod full;
 pub mod limits;
 mod mrkdwn;
 
@@ -24,6 +25,7 @@ use chrono::{DateTime, Utc};
 use hitl_wire::{ApprovalRecord, Status};
 use serde_json::{Value, json};
 
+pub use full::{FULL_REQUEST_MODAL_ID, full_request_view};
 pub use mrkdwn::{escape, escape_for_key, mention};
 
 use crate::CardError;
@@ -35,6 +37,13 @@ use crate::template::{self, TemplateError};
 pub const APPROVE_ACTION_ID: &str = "hitl_approve";
 /// `action_id` of the request card's Reject button (`value`: the request id).
 pub const REJECT_ACTION_ID: &str = "hitl_reject";
+/// `action_id` of the "Show the full request" button, on a card whose
+/// arguments were cut (`value`: the request id).
+pub const SHOW_FULL_ACTION_ID: &str = "hitl_show_full";
+
+/// Room for the arguments in the card's section, after its heading and the
+/// code fence around them.
+const ARGUMENTS_ROOM: usize = limits::SECTION_TEXT - 24;
 
 /// Notification texts used when a template has no `"text"` of its own.
 const REQUEST_TEXT: &str = "${risk.emoji} Approval needed (${risk.label}): ${tool_and_server}, requested by ${requester}; ${time_left}";
@@ -124,8 +133,16 @@ pub fn pending_list_message(
     render(templates, Card::SlackPendingList, PENDING_LIST_TEXT, &data)
 }
 
+/// The record's template data, plus `arguments_cut`: whether the card
+/// cannot show every argument whole (a long string is shortened, or the
+/// arguments outgrow their section), so it offers the full request.
 fn data(record: &ApprovalRecord, now: DateTime<Utc>) -> Value {
-    model::record_data(record, now, mention)
+    let mut data = model::record_data(record, now, mention);
+    let shown = data["arguments_json"].as_str().unwrap_or_default();
+    let cut = model::has_long_strings(&record.arguments)
+        || escape(shown).chars().count() > ARGUMENTS_ROOM;
+    data["arguments_cut"] = Value::Bool(cut);
+    data
 }
 
 fn wrong_status(record: &ApprovalRecord, expected: &'static str) -> CardError {

@@ -83,7 +83,9 @@ impl From<ServiceError> for AppError {
                 let (status, code) = match &refusal {
                     Refusal::AlreadyFinal(_) => (StatusCode::CONFLICT, "already_decided"),
                     Refusal::DuplicateVote { .. } => (StatusCode::CONFLICT, "duplicate_vote"),
-                    Refusal::NotAllowed { .. } => (StatusCode::FORBIDDEN, "not_an_approver"),
+                    Refusal::NotAllowed { .. } | Refusal::NotADecider { .. } => {
+                        (StatusCode::FORBIDDEN, "not_an_approver")
+                    }
                     Refusal::SelfApproval { .. } => (StatusCode::FORBIDDEN, "self_approval"),
                     Refusal::ReasonRequired => {
                         (StatusCode::UNPROCESSABLE_ENTITY, "reason_required")

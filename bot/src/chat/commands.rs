@@ -8,7 +8,7 @@ use hitl_wire::Status;
 use hitl_wire::api::DecisionAction;
 
 use super::deadline::{Timely, answer_within, spawn_followup};
-use super::decision::decide;
+use super::decision::{check_decider, decide_at};
 use super::grammar::ChatCommand;
 use super::{Answer, ChatPlatform, service_of};
 
@@ -25,9 +25,9 @@ pub async fn run_command<P: ChatPlatform>(
     match command {
         ChatCommand::Help => Answer::Help,
         ChatCommand::Unknown(word) => Answer::Unknown(word),
-        ChatCommand::Pending => pending(p.as_ref()).await,
+        ChatCommand::Pending => pending(p.as_ref(), user, &place).await,
         ChatCommand::Show { id: None } => Answer::WhichOne { usage: "show ID" },
-        ChatCommand::Show { id: Some(id) } => show(p.as_ref(), id).await,
+        ChatCommand::Show { id: Some(id) } => show(p.as_ref(), user, &place, id).await,
         ChatCommand::Decide { action, id, reason } => {
             let Some(id) = id else {
                 let usage = match action {
@@ -41,9 +41,23 @@ pub async fn run_command<P: ChatPlatform>(
     }
 }
 
-async fn pending<P: ChatPlatform + ?Sized>(p: &P) -> Answer {
+/// The pending requests `user` may decide. Whom a platform cannot vouch
+/// for right now (its API is down) sees none of the requests it would
+/// have to vouch for.
+async fn pending<P: ChatPlatform + ?Sized>(p: &P, user: &str, place: &P::Place) -> Answer {
     let listed = match service_of(p) {
-        Ok(svc) => svc.list(Some(Status::Pending), PENDING_LIMIT).await,
+        Ok(svc) => match svc.list(Some(Status::Pending), PENDING_LIMIT).await {
+            Ok(records) => {
+                let mut theirs = Vec::with_capacity(records.len());
+                for r in records {
+                    if check_decider(p, &svc, &r, user, Some(place)).await.is_ok() {
+                        theirs.push(r);
+                    }
+                }
+                Ok(theirs)
+            }
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     match listed {
@@ -59,9 +73,15 @@ async fn pending<P: ChatPlatform + ?Sized>(p: &P) -> Answer {
     }
 }
 
-async fn show<P: ChatPlatform + ?Sized>(p: &P, id: String) -> Answer {
+/// One request, to someone who may decide it.
+async fn show<P: ChatPlatform + ?Sized>(p: &P, user: &str, place: &P::Place, id: String) -> Answer {
     let got = match service_of(p) {
-        Ok(svc) => svc.get(&id).await,
+        Ok(svc) => match svc.get(&id).await {
+            Ok(r) => check_decider(p, &svc, &r, user, Some(place))
+                .await
+                .map(|_| r),
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     match got {
@@ -78,9 +98,9 @@ async fn decide_command<P: ChatPlatform>(
     id: String,
     reason: Option<String>,
 ) -> Answer {
-    let (platform, who, task_id) = (p.clone(), user.to_owned(), id.clone());
+    let (platform, who, task_id, at) = (p.clone(), user.to_owned(), id.clone(), place.clone());
     let work = async move {
-        match decide(platform.as_ref(), &task_id, &who, action, reason).await {
+        match decide_at(platform.as_ref(), Some(&at), &task_id, &who, action, reason).await {
             Ok(record) => Answer::Recorded { action, record },
             Err(error) => Answer::Refused { id: task_id, error },
         }

@@ -17,9 +17,11 @@ use super::deadline::spawn_followup;
 use super::grammar::Reply;
 use super::resolve::{Target, resolve_reply};
 use super::{Answer, ChatPlatform, service_of};
-use crate::service::ServiceError;
+use crate::lifecycle::Refusal;
+use crate::service::{ApprovalService, Decider, ServiceError};
 
-/// Decides request `id` as the platform's user `user`.
+/// Decides request `id` as the platform's user `user`, acting away from
+/// the card (see [`decide_at`]).
 pub async fn decide<P: ChatPlatform + ?Sized>(
     p: &P,
     id: &str,
@@ -27,8 +29,28 @@ pub async fn decide<P: ChatPlatform + ?Sized>(
     action: DecisionAction,
     reason: Option<String>,
 ) -> Result<ApprovalRecord, ServiceError> {
+    decide_at(p, None, id, user, action, reason).await
+}
+
+/// Decides request `id` as the platform's user `user`, who acted at
+/// `place`. A request that names no approvers is first put to the
+/// platform's [`ChatPlatform::default_decider`]; the service checks the rest.
+pub async fn decide_at<P: ChatPlatform + ?Sized>(
+    p: &P,
+    place: Option<&P::Place>,
+    id: &str,
+    user: &str,
+    action: DecisionAction,
+    reason: Option<String>,
+) -> Result<ApprovalRecord, ServiceError> {
     let svc = service_of(p)?;
     let record = svc.get(id).await?;
+    if record.approvers.is_empty()
+        && let Err(e) = p.default_decider(&record, user, place).await
+    {
+        tracing::info!(approval_id = %id, platform = p.name(), approver = %user, refused = %e, "decision from chat refused");
+        return Err(e);
+    }
     let decider = p.decider(&record, user).await;
     let decided = svc.decide_as(id, action, decider, reason).await;
     match &decided {
@@ -40,6 +62,29 @@ pub async fn decide<P: ChatPlatform + ?Sized>(
         }
     }
     decided
+}
+
+/// `user` (at `place`) as a decider of `record`, or why they are not one:
+/// the platform's default deciders for a request that names no approvers,
+/// else its approver list. What `pending` and `show` let a person see.
+pub async fn check_decider<P: ChatPlatform + ?Sized>(
+    p: &P,
+    svc: &ApprovalService,
+    record: &ApprovalRecord,
+    user: &str,
+    place: Option<&P::Place>,
+) -> Result<Decider, ServiceError> {
+    if record.approvers.is_empty() {
+        p.default_decider(record, user, place).await?;
+    }
+    let decider = p.decider(record, user).await;
+    if !svc.may_decide(record, &decider) {
+        return Err(ServiceError::Refused(Refusal::NotAllowed {
+            approver: user.to_owned(),
+            allowed: record.approvers.join(", "),
+        }));
+    }
+    Ok(decider)
 }
 
 /// What follows a decision, for the person who made it.
@@ -132,7 +177,7 @@ pub async fn on_thread_reply<P: ChatPlatform>(
         Target::AllDecided => p.tell(&place, user, &Answer::AllDecided).await,
         Target::Ambiguous(ids) => p.tell(&place, user, &Answer::Ambiguous(ids)).await,
         Target::Request { id, reason } => {
-            let result = decide(p.as_ref(), &id, user, reply.action, reason).await;
+            let result = decide_at(p.as_ref(), Some(&place), &id, user, reply.action, reason).await;
             let f = follow_up(&id, reply.action, result);
             let (p, user) = (p.clone(), user.to_owned());
             spawn_followup("answer a thread reply", async move {

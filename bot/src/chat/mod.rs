@@ -34,7 +34,9 @@ use crate::service::{ApprovalService, Decider, ServiceError};
 use crate::store::MessageRef;
 
 pub use commands::run_command;
-pub use decision::{FollowUp, decide, follow_up, on_thread_reply, refresh_card};
+pub use decision::{
+    FollowUp, check_decider, decide, decide_at, follow_up, on_thread_reply, refresh_card,
+};
 pub use grammar::{ChatCommand, Reply, parse_command, parse_reply};
 pub use ordering::KeyedLocks;
 pub use resolve::Target;
@@ -94,6 +96,22 @@ pub trait ChatPlatform: Send + Sync + 'static {
     /// `record`: their identity and the record's approver groups this
     /// platform vouches they belong to. A failed lookup vouches for nothing.
     async fn decider(&self, record: &ApprovalRecord, user: &str) -> Decider;
+
+    /// Whether `user`, acting at `place` (None: away from the card, or not
+    /// known), is one of the platform's default deciders of `record`, a
+    /// request that names no approvers; a refusal says why
+    /// (`Refusal::NotADecider`). Asked before deciding, listing and showing
+    /// such a request. A failed lookup refuses. By default every verified
+    /// user of the platform may decide; Slack narrows it to full members of
+    /// its workspace in the card's channel.
+    async fn default_decider(
+        &self,
+        _record: &ApprovalRecord,
+        _user: &str,
+        _place: Option<&Self::Place>,
+    ) -> Result<(), ServiceError> {
+        Ok(())
+    }
 
     /// Tells `user` alone, where they spoke (Slack: an ephemeral message).
     async fn tell(

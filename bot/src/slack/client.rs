@@ -19,7 +19,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::{
-    SlackApiToken, SlackApiTokenValue, SlackApiUserGroupsUsersListRequest, SlackClient,
+    SlackApiConversationsMembersRequest, SlackApiToken, SlackApiTokenValue,
+    SlackApiUserGroupsUsersListRequest, SlackApiUsersInfoRequest, SlackClient,
     SlackClientHyperConnector,
 };
 
@@ -144,6 +145,25 @@ pub struct Posted {
 
 #[derive(Debug, Deserialize)]
 struct Ignored {}
+
+/// What `users.info` says about a person, as far as deciding goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserStanding {
+    /// The workspace the user belongs to (their home team).
+    pub team_id: Option<String>,
+    /// Every workspace of an Enterprise Grid org the user is in.
+    pub enterprise_teams: Vec<String>,
+    /// A multi-channel (`is_restricted`) or single-channel
+    /// (`is_ultra_restricted`) guest.
+    pub guest: bool,
+    /// A bot, an app user, a deactivated account, or someone Slack calls a
+    /// stranger (an external user the bot shares no channel with).
+    pub not_a_person: bool,
+}
+
+/// Most pages of `conversations.members` read for one channel (of 1,000
+/// members each); a larger channel is refused rather than read for ever.
+pub const MAX_MEMBER_PAGES: usize = 100;
 
 /// The Web API with the bot token.
 pub struct SlackWeb {
@@ -328,6 +348,74 @@ impl SlackWeb {
             })
             .await?;
         Ok(res.users.into_iter().map(|u| u.0).collect())
+    }
+
+    /// `auth.test`: the id of the workspace the bot token belongs to.
+    pub async fn team_id(&self) -> Result<String, SlackError> {
+        let res = self
+            .retrying("auth.test", || async {
+                self.client.open_session(&self.token).auth_test().await
+            })
+            .await?;
+        Ok(res.team_id.0)
+    }
+
+    /// `users.info`: whether `user` is a guest, and of which workspace.
+    pub async fn user_standing(&self, user: &str) -> Result<UserStanding, SlackError> {
+        let req = SlackApiUsersInfoRequest::new(user.to_owned().into());
+        let res = self
+            .retrying("users.info", || async {
+                self.client.open_session(&self.token).users_info(&req).await
+            })
+            .await?;
+        let u = res.user;
+        let flag = |f: Option<bool>| f.unwrap_or(false);
+        let enterprise_teams = u
+            .enterprise_user
+            .as_ref()
+            .and_then(|e| e.teams.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| t.0)
+            .collect();
+        Ok(UserStanding {
+            team_id: u.team_id.map(|t| t.0),
+            enterprise_teams,
+            guest: flag(u.flags.is_restricted) || flag(u.flags.is_ultra_restricted),
+            not_a_person: flag(u.flags.is_bot)
+                || flag(u.flags.is_app_user)
+                || flag(u.flags.is_stranger)
+                || flag(u.deleted),
+        })
+    }
+
+    /// `conversations.members`: every member of `channel`, page by page.
+    pub async fn channel_members(&self, channel: &str) -> Result<Vec<String>, SlackError> {
+        let mut members = Vec::new();
+        let mut cursor = None;
+        for _ in 0..MAX_MEMBER_PAGES {
+            let req = SlackApiConversationsMembersRequest::new()
+                .with_channel(channel.to_owned().into())
+                .with_limit(1000)
+                .opt_cursor(cursor.take());
+            let res = self
+                .retrying("conversations.members", || async {
+                    self.client
+                        .open_session(&self.token)
+                        .conversations_members(&req)
+                        .await
+                })
+                .await?;
+            members.extend(res.members.into_iter().map(|m| m.0));
+            match res.response_metadata.and_then(|m| m.next_cursor) {
+                Some(next) if !next.0.is_empty() => cursor = Some(next),
+                _ => return Ok(members),
+            }
+        }
+        Err(SlackError::Api {
+            method: "conversations.members",
+            code: format!("more than {} members", MAX_MEMBER_PAGES * 1000),
+        })
     }
 }
 

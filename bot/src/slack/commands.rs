@@ -31,6 +31,7 @@ impl Slack {
         let place = Place {
             channel: Some(c.channel_id.clone()),
             thread_ts: None,
+            on_card: false,
         };
         let command = chat::parse_command(&c.text);
         let answer = chat::run_command(self, place, &c.user_id, command).await;

@@ -100,6 +100,7 @@ impl Slack {
         let place = Place {
             channel: Some(channel.clone()),
             thread_ts: Some(thread_ts.clone()),
+            on_card: true,
         };
         chat::on_thread_reply(self, &channel, &thread_ts, place, &user, reply).await
     }

@@ -6,6 +6,8 @@
 //! - Reject: opens a modal asking for the reason (`views.open`, with the
 //!   click's `trigger_id`, which lasts 3 seconds); its submission records
 //!   the rejection, or shows why not inside the modal.
+//! - Show the full request (on a card that cut its arguments): a modal
+//!   with every argument, redacted.
 //! - A person who may not decide, the requester approving their own
 //!   request, a second click: an ephemeral message says so, and nothing
 //!   changes.
@@ -16,7 +18,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use hitl_cards::slack::{APPROVE_ACTION_ID, REJECT_ACTION_ID};
+use hitl_cards::slack::{
+    APPROVE_ACTION_ID, REJECT_ACTION_ID, SHOW_FULL_ACTION_ID, full_request_view,
+};
 use hitl_wire::api::DecisionAction;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -26,8 +30,7 @@ use super::replies::{self, Feedback, REASON_ACTION_ID, REASON_BLOCK_ID, REJECT_M
 use super::verify::Verified;
 use super::{AdapterError, Slack, spawn_followup, within_deadline};
 use crate::api::error::AppError;
-use crate::chat::{self, ChatPlatform};
-use crate::lifecycle::Refusal;
+use crate::chat;
 use crate::service::ServiceError;
 
 /// What Slack is answered.
@@ -52,13 +55,17 @@ pub async fn endpoint(
     })
 }
 
-/// Where a click happened, for ephemeral answers.
+/// Where a person acted: for ephemeral answers, and for who may decide.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Place {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread_ts: Option<String>,
+    /// On a message (a card's button, a reply in its thread) rather than
+    /// in a command: in `channel`, the person can see the card there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub on_card: bool,
 }
 
 /// What the reject modal carries back (`private_metadata`).
@@ -86,6 +93,7 @@ impl Slack {
         let place = Place {
             channel: b.channel_id().map(str::to_owned),
             thread_ts: b.thread_ts().map(str::to_owned),
+            on_card: true,
         };
         for action in &b.actions {
             let Some(id) = action.value.clone().filter(|v| !v.is_empty()) else {
@@ -96,12 +104,25 @@ impl Slack {
                 let slack = self.clone();
                 let place = place.clone();
                 within_deadline(async move {
-                    let result =
-                        chat::decide(slack.as_ref(), &id, &user, DecisionAction::Approve, None)
-                            .await;
+                    let result = chat::decide_at(
+                        slack.as_ref(),
+                        Some(&place),
+                        &id,
+                        &user,
+                        DecisionAction::Approve,
+                        None,
+                    )
+                    .await;
                     slack.after_click(&id, &user, place, DecisionAction::Approve, result);
                 })
                 .await;
+            } else if action.action_id == SHOW_FULL_ACTION_ID {
+                let slack = self.clone();
+                let trigger = b.trigger_id.clone();
+                let place = place.clone();
+                spawn_followup("open the full request", async move {
+                    slack.open_full_request(&id, &user, &trigger, place).await
+                });
             } else if action.action_id == REJECT_ACTION_ID {
                 let slack = self.clone();
                 let trigger = b.trigger_id.clone();
@@ -148,17 +169,9 @@ impl Slack {
                 .say(&place, user, &replies::already_final(&record))
                 .await;
         }
-        let decider = ChatPlatform::decider(self.as_ref(), &record, user).await;
-        if !svc.may_decide(&record, &decider) {
-            let allowed = if record.approvers.is_empty() {
-                "anyone but the requester".to_owned()
-            } else {
-                record.approvers.join(", ")
-            };
-            let refused = ServiceError::Refused(Refusal::NotAllowed {
-                approver: user.to_owned(),
-                allowed,
-            });
+        if let Err(refused) =
+            chat::check_decider(self.as_ref(), &svc, &record, user, Some(&place)).await
+        {
             return self
                 .say(&place, user, &replies::refusal(id, &refused))
                 .await;
@@ -171,6 +184,28 @@ impl Slack {
         let view = replies::reject_modal(&record, &meta);
         self.web.open_view(trigger_id, &view).await?;
         Ok(())
+    }
+
+    /// The full, redacted arguments of a card that had to cut them, in a
+    /// modal (opened at once: the click's `trigger_id` lasts 3 seconds).
+    /// Whoever sees the card sees this; it decides nothing.
+    async fn open_full_request(
+        self: &Arc<Self>,
+        id: &str,
+        user: &str,
+        trigger_id: &str,
+        place: Place,
+    ) -> Result<(), AdapterError> {
+        let svc = self.attached()?;
+        match svc.get(id).await {
+            Ok(record) => {
+                self.web
+                    .open_view(trigger_id, &full_request_view(&record))
+                    .await?;
+                Ok(())
+            }
+            Err(e) => self.say(&place, user, &replies::refusal(id, &e)).await,
+        }
     }
 
     async fn on_view_submission(self: &Arc<Self>, v: ViewSubmission) -> InteractionReply {
@@ -192,8 +227,17 @@ impl Slack {
         let user = v.user.id.clone();
         let slack = self.clone();
         let id = meta.id.clone();
+        let place = meta.place.clone();
         let mut task = tokio::spawn(async move {
-            chat::decide(slack.as_ref(), &id, &user, DecisionAction::Reject, reason).await
+            chat::decide_at(
+                slack.as_ref(),
+                Some(&place),
+                &id,
+                &user,
+                DecisionAction::Reject,
+                reason,
+            )
+            .await
         });
         match tokio::time::timeout(super::ACK_DEADLINE, &mut task).await {
             Ok(Ok(Ok(_))) => InteractionReply::Ack,

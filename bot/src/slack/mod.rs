@@ -162,6 +162,26 @@ impl Slack {
         &self.web
     }
 
+    /// Says in the log who may decide in Slack: the configured approvers,
+    /// or (none configured) full members of the bot's workspace in each
+    /// card's channel, which asks Slack for the workspace now.
+    pub async fn announce_deciders(&self, default_approvers: &[String]) {
+        if !default_approvers.is_empty() {
+            tracing::info!(approvers = %default_approvers.join(", "), "Slack: requests that name no approvers may be decided by the configured approvers");
+            return;
+        }
+        match self.directory.team(&self.web).await {
+            Ok(team) => tracing::info!(
+                team = %team,
+                "Slack: with no approvers configured, requests may be decided by full members of this workspace who are in the channel of the request's card; never guests, bots or users of other workspaces"
+            ),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "Slack: cannot read the bot's workspace (auth.test); with no approvers configured, nobody can decide in Slack until it answers"
+            ),
+        }
+    }
+
     /// The service, for the signature extractor (its once-keys); the same
     /// as [`Self::attached`].
     fn service(&self) -> Result<Arc<ApprovalService>, AdapterError> {

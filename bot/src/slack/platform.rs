@@ -16,7 +16,8 @@ use super::interactions::Place;
 use super::replies::{self, Feedback};
 use super::{ACK_DEADLINE, AdapterError, PLATFORM, Slack};
 use crate::chat::{Answer, ChatPlatform, KeyedLocks};
-use crate::service::{ApprovalService, Decider};
+use crate::lifecycle::Refusal;
+use crate::service::{ApprovalService, Decider, ServiceError};
 use crate::store::MessageRef;
 
 /// What `/approvals` is called when no command names it (answers in a thread).
@@ -45,6 +46,31 @@ impl ChatPlatform for Slack {
 
     async fn decider(&self, record: &ApprovalRecord, user: &str) -> Decider {
         self.directory.decider(&self.web, record, user).await
+    }
+
+    /// Full members of the bot's workspace in the channel the card is in.
+    async fn default_decider(
+        &self,
+        record: &ApprovalRecord,
+        user: &str,
+        place: Option<&Place>,
+    ) -> Result<(), ServiceError> {
+        let svc = crate::chat::service_of(self)?;
+        let at = svc.message_ref(&record.request_id, PLATFORM).await?;
+        let channel = at.as_ref().map(|a| a.conversation.as_str());
+        let seen_in_channel = match (place, channel) {
+            (Some(p), Some(c)) => p.on_card && p.channel.as_deref() == Some(c),
+            _ => false,
+        };
+        self.directory
+            .default_decider(&self.web, channel, user, seen_in_channel)
+            .await
+            .map_err(|e| {
+                ServiceError::Refused(Refusal::NotADecider {
+                    approver: user.to_owned(),
+                    why: e.to_string(),
+                })
+            })
     }
 
     async fn tell(&self, place: &Place, user: &str, answer: &Answer) -> Result<(), AdapterError> {

@@ -135,6 +135,13 @@ pub fn refusal(request_id: &str, e: &ServiceError) -> Feedback {
                     format!("You are not allowed to decide this request. Who may: {allowed}."),
                 )
             }
+            Refusal::NotADecider { why, .. } => Feedback::new(
+                format!(
+                    ":no_entry: You may not decide request `{id}`: {}.",
+                    channel_links(why)
+                ),
+                format!("You may not decide this request: {why}."),
+            ),
             Refusal::SelfApproval { .. } => Feedback::new(
                 format!(
                     ":no_entry: You made request `{id}`, so you cannot approve it; another approver must."
@@ -172,6 +179,30 @@ pub fn refusal(request_id: &str, e: &ServiceError) -> Feedback {
             "Your decision could not be recorded, so nothing changed; please try again.".to_owned(),
         ),
     }
+}
+
+/// `why` as mrkdwn: escaped, with `<#C…>` (a channel id the adapter put
+/// there) kept as a channel link.
+fn channel_links(why: &str) -> String {
+    let escaped = escape(why);
+    let mut out = String::with_capacity(escaped.len());
+    let mut rest = escaped.as_str();
+    while let Some(start) = rest.find("&lt;#") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 5..];
+        match after.find("&gt;") {
+            Some(end) if end > 0 && after[..end].chars().all(|c| c.is_ascii_alphanumeric()) => {
+                out.push_str(&format!("<#{}>", &after[..end]));
+                rest = &after[end + 4..];
+            }
+            _ => {
+                out.push_str("&lt;#");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The answer to a decision that was recorded.

@@ -145,6 +145,7 @@ async fn on_command(
     let place = Place {
         channel: Some(command.channel_id.clone()),
         thread_ts: None,
+        on_card: false,
     };
     let user = command.user_id.clone();
     let answer = slack.on_command(command).await;

@@ -323,3 +323,39 @@ async fn arguments_nested_past_64_levels_are_refused_before_parsing() {
     assert_eq!(s.record(&id).await["arguments"], nested(64));
     s.stop().await;
 }
+
+/// A client that never finishes its headers loses the connection after
+/// the header-read timeout (10 s), instead of holding it for ever.
+#[tokio::test]
+async fn a_connection_with_half_a_header_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start().await;
+    let addr = server
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: ")
+        .await
+        .unwrap();
+    // Generous: the timeout is 10 s; a server without one never closes.
+    let mut buf = [0u8; 1024];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(40), async {
+        let mut got = Vec::new();
+        loop {
+            match slow.read(&mut buf).await {
+                Ok(0) | Err(_) => return got,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    let got = read.expect("the server still holds a connection whose headers never ended");
+    let text = String::from_utf8_lossy(&got);
+    assert!(!text.contains("200 OK"), "{text}");
+    // The server still serves everyone else.
+    let (status, _) = server.get("/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+    server.stop().await;
+}

@@ -1,6 +1,11 @@
 //! A fake Slack Web API on 127.0.0.1: records every call and answers as
 //! Slack does (`ok: true` with `channel`, `ts` and `message`; 429 with
 //! `Retry-After`; 5xx; `ok: false` errors), scripted per method by the test.
+//!
+//! The workspace is `T0TEAM`: [`ROSTER`] are its full members, and every
+//! channel's members unless a test says otherwise; `users.info`,
+//! `conversations.members` (paged) and `auth.test` answer in the shapes of
+//! Slack's documentation.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -38,8 +43,31 @@ pub enum Canned {
     Error(&'static str),
 }
 
+/// The workspace the bot is installed in.
+pub const TEAM: &str = "T0TEAM";
+
+/// The workspace's full members, in every channel by default.
+pub const ROSTER: &[&str] = &[
+    "U0ALICE",
+    "U0ALICE1",
+    "U0BOB42",
+    "U0BOB1",
+    "U0BOB",
+    "U0CAROL",
+    "U0EVE42",
+    "U0DAN42",
+    "U0DEV42",
+    "U0MALLORY",
+    "U0ERIN4",
+    "U0123ABC",
+];
+
 #[derive(Default)]
 struct Inner {
+    /// `users.info` answers by user id, beyond the roster's.
+    users: HashMap<String, Value>,
+    /// Channel members by channel id, where not the roster.
+    channel_members: HashMap<String, Vec<String>>,
     calls: Vec<Call>,
     script: HashMap<String, VecDeque<Canned>>,
     usergroups: HashMap<String, Vec<String>>,
@@ -83,6 +111,25 @@ impl FakeSlack {
             .entry(method.to_owned())
             .or_default()
             .push_back(answer);
+    }
+
+    /// `user` (any id) as `users.info` shows it: `flags` are set on a full
+    /// member of [`TEAM`] (`{"is_restricted": true}` for a guest,
+    /// `{"team_id": "T0OTHER"}` for a Slack Connect user).
+    pub fn set_user(&self, user: &str, flags: Value) {
+        let mut u = user_info(user);
+        if let (Value::Object(u), Value::Object(f)) = (&mut u, flags) {
+            u.extend(f);
+        }
+        self.inner.lock().unwrap().users.insert(user.to_owned(), u);
+    }
+
+    /// The members of `channel` (instead of the roster).
+    pub fn set_channel_members(&self, channel: &str, members: &[&str]) {
+        self.inner.lock().unwrap().channel_members.insert(
+            channel.to_owned(),
+            members.iter().map(|m| m.to_string()).collect(),
+        );
     }
 
     pub fn set_usergroup(&self, id: &str, members: &[&str]) {
@@ -284,12 +331,73 @@ async fn handle(
                 None => ok(json!({"ok": false, "error": "no_such_subteam"})),
             }
         }
+        "auth.test" => ok(json!({
+            "ok": true, "url": "https://acme.slack.com/", "team": "Acme", "user": "hitl",
+            "team_id": TEAM, "user_id": "U0BOT", "bot_id": "B0BOT", "is_enterprise_install": false,
+        })),
+        "users.info" => {
+            let user = b["user"].as_str().unwrap_or_default();
+            let known = fake.inner.lock().unwrap().users.get(user).cloned();
+            match known {
+                Some(u) => ok(json!({"ok": true, "user": u})),
+                None if ROSTER.contains(&user) => ok(json!({"ok": true, "user": user_info(user)})),
+                None => ok(json!({"ok": false, "error": "user_not_found"})),
+            }
+        }
+        "conversations.members" => {
+            let channel = b["channel"].as_str().unwrap_or_default();
+            let members: Vec<String> = fake
+                .inner
+                .lock()
+                .unwrap()
+                .channel_members
+                .get(channel)
+                .cloned()
+                .unwrap_or_else(|| ROSTER.iter().map(|m| m.to_string()).collect());
+            // Paged as Slack pages: `limit` per page, an opaque next cursor.
+            let limit: usize = b["limit"]
+                .as_str()
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(100);
+            let from: usize = b["cursor"]
+                .as_str()
+                .and_then(|c| c.strip_prefix("dXNlcjo"))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let page: Vec<&String> = members.iter().skip(from).take(limit).collect();
+            let next = if from + limit < members.len() {
+                format!("dXNlcjo{}", from + limit)
+            } else {
+                String::new()
+            };
+            ok(json!({"ok": true, "members": page, "response_metadata": {"next_cursor": next}}))
+        }
         "apps.connections.open" => match fake.inner.lock().unwrap().socket_url.clone() {
             Some(url) => ok(json!({"ok": true, "url": url})),
             None => ok(json!({"ok": false, "error": "not_allowed_token_type"})),
         },
         _ => ok(json!({"ok": false, "error": "unknown_method"})),
     }
+}
+
+/// A full member of [`TEAM`], as `users.info` shows one.
+fn user_info(id: &str) -> Value {
+    let name = id.to_lowercase();
+    json!({
+        "id": id, "team_id": TEAM, "name": name, "deleted": false, "color": "9f69e7",
+        "real_name": name, "tz": "Europe/Amsterdam", "tz_label": "Central European Time",
+        "tz_offset": 3600,
+        "profile": {
+            "avatar_hash": "ge3b51ca72de", "status_text": "", "status_emoji": "",
+            "real_name": name, "display_name": name, "real_name_normalized": name,
+            "display_name_normalized": name, "email": format!("{name}@acme.example"),
+            "image_24": "https://a.slack-edge.com/df10d/img/avatars/ava_0024-24.png",
+            "team": TEAM
+        },
+        "is_admin": false, "is_owner": false, "is_primary_owner": false,
+        "is_restricted": false, "is_ultra_restricted": false, "is_bot": false,
+        "is_app_user": false, "updated": 1_700_000_000, "has_2fa": false
+    })
 }
 
 fn ok(body: Value) -> Response {

@@ -7,12 +7,15 @@ fn manifest(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-const SCOPES: [&str; 5] = [
+const SCOPES: [&str; 8] = [
     "- chat:write ",
     "- commands ",
     "- usergroups:read ",
     "- channels:history ",
     "- groups:history ",
+    "- users:read ",
+    "- channels:read ",
+    "- groups:read ",
 ];
 
 #[test]
