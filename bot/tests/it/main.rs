@@ -19,6 +19,7 @@ mod lambda_host;
 mod long_poll;
 mod migration;
 mod notify_sns;
+mod outbox_lambda;
 mod replicas;
 mod restart;
 mod slack;
