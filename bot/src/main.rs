@@ -399,8 +399,20 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("the Lambda runtime loop failed: {e}"));
     }
+    // API tokens read from the secret follow it as it rotates; a token
+    // given in the environment is fixed.
+    let mut token_source = None;
     if let Some(arn) = secret_arn() {
+        let from_secret = args.token.is_none() && args.token_previous.is_none();
         hitl_bot::lambda::secrets::fill_from_secret(&mut args, &arn).await?;
+        if from_secret && args.token.is_some() {
+            let sm =
+                aws_sdk_secretsmanager::Client::new(&hitl_bot::store::dynamo::sdk_config().await);
+            token_source = Some(
+                Arc::new(hitl_bot::lambda::secrets::SecretTokens::new(sm, &arn))
+                    as Arc<dyn hitl_bot::api::auth::TokenSource>,
+            );
+        }
     }
     let mut cfg = args.resolve()?;
     let lambda = lambda_host()?;
@@ -495,7 +507,10 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         Running::start_on(store, cfg.settings, Clock::System, notifiers, workflow).await?;
     let router = hitl_bot::app_with_slack(
         running.service.clone(),
-        Tokens::new(token, cfg.token_previous),
+        match token_source {
+            Some(source) => Tokens::new(token, cfg.token_previous).with_source(source),
+            None => Tokens::new(token, cfg.token_previous),
+        },
         slack.clone(),
     );
     if lambda.is_some() {

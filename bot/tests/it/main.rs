@@ -22,6 +22,7 @@ mod notify_sns;
 mod outbox_lambda;
 mod replicas;
 mod restart;
+mod secret_rotation;
 mod slack;
 mod store_contract;
 mod teams;
