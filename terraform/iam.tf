@@ -57,7 +57,9 @@ locals {
     ]
     drain = [
       { actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"], resources = [for q in aws_sqs_queue.outbox : q.arn] },
-      { actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], resources = local.table_arns },
+      # It runs the service: settling a row, marking the card delivered
+      # (a conditional transaction) and keeping Slack's message references.
+      { actions = local.table_rw, resources = local.table_arns },
       { actions = ["sns:Publish"], resources = [aws_sns_topic.events.arn] },
       { actions = ["secretsmanager:GetSecretValue"], resources = [aws_secretsmanager_secret.bot.arn] },
       { actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [aws_kms_key.main.arn] },

@@ -1,8 +1,14 @@
 # Outbox drain: the router puts each outbox row on its channel's FIFO queue
 # (message group = request id: one request's notices stay in order, other
-# requests are not held up). Retries wait in the queue (visibility timeout),
-# not in a running function; after 8 receives a notice goes to the channel's
-# dead-letter queue, which raises an alarm.
+# requests are not held up; deduplication id = the row's key). Retries wait
+# in the queue, not in a running function: the drain hands a failed notice
+# back with its visibility set to the outbox backoff (1 s doubling to 5 min)
+# and gives up after 24 h itself (the record shows `failed`). A message the
+# drain cannot even handle (crashes, timeouts) is retried on the visibility
+# timeout below and, after max_receive_count receives, lands in the
+# channel's dead-letter queue, which raises an alarm. The count covers the
+# 24 h of backoff (about 300 attempts at 5 min) so that the drain, not the
+# queue, decides when a notice is given up.
 resource "aws_sqs_queue" "outbox_dlq" {
   for_each                  = local.channels
   name                      = "${local.name}-outbox-${each.key}-dlq.fifo"
@@ -33,7 +39,7 @@ resource "aws_sqs_queue_redrive_policy" "outbox" {
   queue_url = aws_sqs_queue.outbox[each.key].id
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.outbox_dlq[each.key].arn
-    maxReceiveCount     = 8
+    maxReceiveCount     = 300
   })
 }
 

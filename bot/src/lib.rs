@@ -160,7 +160,9 @@ impl Running {
                 .iter()
                 .filter_map(|n| n.attach(&service, &shutdown)),
         );
-        tasks.extend(service.spawn_drainers(&shutdown));
+        if service.settings().outbox.drain_in_process {
+            tasks.extend(service.spawn_drainers(&shutdown));
+        }
         tasks.push(service.spawn_sweeper(&shutdown));
         tasks.push(service.spawn_watcher(&shutdown));
         let svc = service.clone();

@@ -327,10 +327,34 @@ fn lambda_bootstrap_args() -> Result<Option<[&'static str; 2]>, String> {
         return Ok(None);
     }
     match std::env::var("_HANDLER").unwrap_or_default().trim() {
-        "" | "api" | "tasks" => Ok(Some(["hitl-bot", "serve"])),
+        "" | "api" | "tasks" | "router" | "drain" => Ok(Some(["hitl-bot", "serve"])),
         other => Err(format!(
-            "the Lambda handler {other:?} (the image command) is not an entry point of this binary; use api or tasks"
+            "the Lambda handler {other:?} (the image command) is not an entry point of this binary; use api, tasks, router or drain"
         )),
+    }
+}
+
+/// The image command this Lambda function was given (`_HANDLER`); the
+/// outbox router starts without the service (see [`serve`]).
+// The Lambda runtime's own variables, read once at start.
+#[allow(clippy::disallowed_methods)]
+fn lambda_handler() -> String {
+    std::env::var("_HANDLER")
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// OUTBOX_QUEUE_URLS: one SQS FIFO queue per outbox channel (terraform
+/// sets it), drained on Lambda by the stream router and the queue drain.
+// Read here, in main, where environment access belongs.
+#[allow(clippy::disallowed_methods)]
+fn outbox_queues() -> anyhow::Result<Option<hitl_bot::lambda::router::OutboxQueues>> {
+    match std::env::var("OUTBOX_QUEUE_URLS") {
+        Ok(v) if !v.trim().is_empty() => Ok(Some(
+            hitl_bot::lambda::router::OutboxQueues::parse(&v).map_err(anyhow::Error::msg)?,
+        )),
+        _ => Ok(None),
     }
 }
 
@@ -360,8 +384,35 @@ fn init_logging(format: LogFormat) {
 }
 
 async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
+    let queues = outbox_queues()?;
+    if lambda_host()?.is_some() && lambda_handler() == "router" {
+        // Stream records in, queue messages out: no store, no credentials.
+        init_logging(LogFormat::Json);
+        let queues = queues.context(
+            "the outbox router needs OUTBOX_QUEUE_URLS (a JSON object of channel to SQS queue URL)",
+        )?;
+        let sqs = aws_sdk_sqs::Client::new(&hitl_bot::store::dynamo::sdk_config().await);
+        tracing::info!("serving outbox stream records");
+        return hitl_bot::lambda::run_router(hitl_bot::lambda::router::OutboxRouter::new(
+            sqs, queues,
+        ))
+        .await
+        .map_err(|e| anyhow::anyhow!("the Lambda runtime loop failed: {e}"));
+    }
+    // API tokens read from the secret follow it as it rotates; a token
+    // given in the environment is fixed.
+    let mut token_source = None;
     if let Some(arn) = secret_arn() {
+        let from_secret = args.token.is_none() && args.token_previous.is_none();
         hitl_bot::lambda::secrets::fill_from_secret(&mut args, &arn).await?;
+        if from_secret && args.token.is_some() {
+            let sm =
+                aws_sdk_secretsmanager::Client::new(&hitl_bot::store::dynamo::sdk_config().await);
+            token_source = Some(
+                Arc::new(hitl_bot::lambda::secrets::SecretTokens::new(sm, &arn))
+                    as Arc<dyn hitl_bot::api::auth::TokenSource>,
+            );
+        }
     }
     let mut cfg = args.resolve()?;
     let lambda = lambda_host()?;
@@ -369,6 +420,10 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         // A held call costs function time: long-polls end early and the
         // gateway polls again.
         cfg.settings.max_wait_secs = cfg.settings.max_wait_secs.min(cap);
+        // Nothing runs between invocations: the queues drain the outbox.
+        if queues.is_some() {
+            cfg.settings.outbox.drain_in_process = false;
+        }
     }
     init_logging(if lambda.is_some() {
         LogFormat::Json
@@ -446,6 +501,8 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     let workflow = sfn
         .clone()
         .map(|w| Arc::new(w) as Arc<dyn hitl_bot::workflow::Workflow>);
+    let retention = cfg.settings.retention;
+    let outbox_notifiers = notifiers.clone();
     let running =
         Running::start_on(store, cfg.settings, Clock::System, notifiers, workflow).await?;
     if let Some(s) = slack.clone() {
@@ -454,7 +511,10 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     }
     let router = hitl_bot::app_with_slack(
         running.service.clone(),
-        Tokens::new(token, cfg.token_previous),
+        match token_source {
+            Some(source) => Tokens::new(token, cfg.token_previous).with_source(source),
+            None => Tokens::new(token, cfg.token_previous),
+        },
         slack.clone(),
     );
     if lambda.is_some() {
@@ -463,7 +523,31 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
             "serving Lambda invocations"
         );
         let tasks = sfn.map(|w| hitl_bot::workflow::tasks::Tasks::new(running.service.clone(), w));
-        let served = Box::pin(hitl_bot::lambda::run(router, tasks)).await;
+        let outbox = match (queues, &cfg.aws) {
+            (Some(queues), Some(aws)) => {
+                let sqs = aws_sdk_sqs::Client::new(&hitl_bot::store::dynamo::sdk_config().await);
+                hitl_bot::lambda::Outbox {
+                    router: Some(hitl_bot::lambda::router::OutboxRouter::new(
+                        sqs.clone(),
+                        queues.clone(),
+                    )),
+                    drain: Some(Arc::new(hitl_bot::lambda::drain::QueueDrain {
+                        store: hitl_bot::store::dynamo::DynamoStore::from_env(
+                            &aws.table_name,
+                            retention,
+                        )
+                        .await,
+                        sqs,
+                        queues,
+                        notifiers: outbox_notifiers,
+                        service: running.service.clone(),
+                        clock: Clock::System,
+                    })),
+                }
+            }
+            _ => hitl_bot::lambda::Outbox::default(),
+        };
+        let served = Box::pin(hitl_bot::lambda::run(router, tasks, outbox)).await;
         running.stop().await;
         return served.map_err(|e| anyhow::anyhow!("the Lambda runtime loop failed: {e}"));
     }

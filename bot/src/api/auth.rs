@@ -17,10 +17,27 @@ use super::error::AppError;
 use crate::credentials::{self, Credential, Role};
 use crate::service::ApprovalService;
 
+/// The live API tokens (`HITL_TOKEN`, `HITL_TOKEN_PREVIOUS`), and where
+/// rotated ones come from when they are read from a secret
+/// ([`crate::lambda::secrets::SecretTokens`]).
 #[derive(Clone)]
 pub struct Tokens {
+    live: Arc<std::sync::RwLock<LiveTokens>>,
+    source: Option<Arc<dyn TokenSource>>,
+}
+
+struct LiveTokens {
     current: SecretString,
     previous: Option<SecretString>,
+}
+
+/// Where rotated tokens come from. `refresh` answers new tokens when it
+/// read them; it decides itself whether a read is due (periodically, and
+/// after a refused token at most so often), so calling it on every request
+/// is cheap.
+#[async_trait::async_trait]
+pub trait TokenSource: Send + Sync + 'static {
+    async fn refresh(&self, after_refusal: bool) -> Option<(SecretString, Option<SecretString>)>;
 }
 
 impl std::fmt::Debug for Tokens {
@@ -31,7 +48,25 @@ impl std::fmt::Debug for Tokens {
 
 impl Tokens {
     pub fn new(current: SecretString, previous: Option<SecretString>) -> Self {
-        Self { current, previous }
+        Self {
+            live: Arc::new(std::sync::RwLock::new(LiveTokens { current, previous })),
+            source: None,
+        }
+    }
+
+    /// Tokens that follow `source` as it rotates.
+    pub fn with_source(mut self, source: Arc<dyn TokenSource>) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    /// Takes up rotated tokens if the source has them (see [`TokenSource`]).
+    pub async fn refresh(&self, after_refusal: bool) {
+        let Some(source) = &self.source else { return };
+        if let Some((current, previous)) = source.refresh(after_refusal).await {
+            let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
+            *live = LiveTokens { current, previous };
+        }
     }
 
     /// Constant-time match against every live token. A blank token (which
@@ -41,9 +76,10 @@ impl Tokens {
             !t.expose_secret().trim().is_empty()
                 && hitl_client::bearer::ct_eq(t.expose_secret(), presented)
         };
+        let live = self.live.read().unwrap_or_else(|e| e.into_inner());
         // Evaluate both so timing does not reveal which one matched.
-        let a = eq(&self.current);
-        let b = self.previous.as_ref().is_some_and(eq);
+        let a = eq(&live.current);
+        let b = live.previous.as_ref().is_some_and(eq);
         a | b
     }
 }
@@ -132,6 +168,7 @@ pub async fn require_credential(
     let header = req.headers().get(AUTHORIZATION).map(|h| h.as_bytes());
     let presented = hitl_client::bearer::parse(header)
         .map_err(|e| AppError::unauthorized(format!("{e} (set HITL_TOKEN)")))?;
+    auth.tokens.refresh(false).await;
     let caller = if auth.tokens.accepts(presented) {
         Caller::Shared
     } else {
@@ -142,7 +179,14 @@ pub async fn require_credential(
             .await
         {
             Ok(Some(c)) => Caller::Credential(c),
-            Ok(None) => return Err(AppError::unauthorized("invalid bearer token")),
+            Ok(None) => {
+                // Perhaps the token was rotated since the last read.
+                auth.tokens.refresh(true).await;
+                if !auth.tokens.accepts(presented) {
+                    return Err(AppError::unauthorized("invalid bearer token"));
+                }
+                Caller::Shared
+            }
             Err(e) => return Err(crate::service::ServiceError::from(e).into()),
         }
     };

@@ -2,9 +2,21 @@
 //! set by terraform/): the secret is a JSON object of the same names as the
 //! environment (`HITL_TOKEN`, `SLACK_SIGNING_SECRET`, …). A setting given in
 //! the environment or on the command line wins; empty values mean unset.
+//!
+//! The API tokens rotate without a redeploy: when they came from the
+//! secret, [`SecretTokens`] reads it again every [`REREAD_EVERY`], and
+//! after a refused token at most every [`REREAD_AFTER_REFUSAL`], so a token
+//! put in the secret (with the old one as `HITL_TOKEN_PREVIOUS`) is taken
+//! up by every running function. On Lambda nothing runs between
+//! invocations, so the re-read is lazy: the request that finds it due does
+//! it.
+
+use std::sync::Mutex;
+use std::time::Duration;
 
 use secrecy::SecretString;
 use serde_json::Value;
+use tokio::time::Instant;
 
 use crate::config::ServeArgs;
 
@@ -23,6 +35,11 @@ pub enum SecretError {
 pub async fn fill_from_secret(args: &mut ServeArgs, arn: &str) -> Result<(), SecretError> {
     let conf = crate::store::dynamo::sdk_config().await;
     let client = aws_sdk_secretsmanager::Client::new(&conf);
+    let text = read(&client, arn).await?;
+    apply(args, arn, &text)
+}
+
+async fn read(client: &aws_sdk_secretsmanager::Client, arn: &str) -> Result<String, SecretError> {
     let out = client
         .get_secret_value()
         .secret_id(arn)
@@ -32,10 +49,110 @@ pub async fn fill_from_secret(args: &mut ServeArgs, arn: &str) -> Result<(), Sec
             arn: arn.to_owned(),
             cause: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
         })?;
-    let text = out
-        .secret_string()
-        .ok_or_else(|| SecretError::NotText(arn.to_owned()))?;
-    apply(args, arn, text)
+    out.secret_string()
+        .map(str::to_owned)
+        .ok_or_else(|| SecretError::NotText(arn.to_owned()))
+}
+
+/// How often the API tokens are read again from the secret.
+pub const REREAD_EVERY: Duration = Duration::from_secs(300);
+/// After a refused token, the secret is read again at most this often.
+pub const REREAD_AFTER_REFUSAL: Duration = Duration::from_secs(60);
+
+/// The API tokens as the secret holds them now (a
+/// [`crate::api::auth::TokenSource`]).
+pub struct SecretTokens {
+    client: aws_sdk_secretsmanager::Client,
+    arn: String,
+    every: Duration,
+    after_refusal: Duration,
+    state: tokio::sync::Mutex<ReadAt>,
+    reads: Mutex<u64>,
+}
+
+struct ReadAt {
+    last: Instant,
+    last_forced: Option<Instant>,
+}
+
+impl SecretTokens {
+    /// A source for the secret `arn`, read at start just now.
+    pub fn new(client: aws_sdk_secretsmanager::Client, arn: &str) -> Self {
+        Self::with_intervals(client, arn, REREAD_EVERY, REREAD_AFTER_REFUSAL)
+    }
+
+    pub fn with_intervals(
+        client: aws_sdk_secretsmanager::Client,
+        arn: &str,
+        every: Duration,
+        after_refusal: Duration,
+    ) -> Self {
+        Self {
+            client,
+            arn: arn.to_owned(),
+            every,
+            after_refusal,
+            state: tokio::sync::Mutex::new(ReadAt {
+                last: Instant::now(),
+                last_forced: None,
+            }),
+            reads: Mutex::new(0),
+        }
+    }
+
+    /// Reads made since start (the start-up read not counted).
+    pub fn reads(&self) -> u64 {
+        *self.reads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::api::auth::TokenSource for SecretTokens {
+    async fn refresh(&self, after_refusal: bool) -> Option<(SecretString, Option<SecretString>)> {
+        // One reader at a time; requests arriving meanwhile wait for it and
+        // then find the read done.
+        let mut at = self.state.lock().await;
+        let now = Instant::now();
+        let periodic = now.duration_since(at.last) >= self.every;
+        let forced = after_refusal
+            && at
+                .last_forced
+                .is_none_or(|f| now.duration_since(f) >= self.after_refusal);
+        if !periodic && !forced {
+            return None;
+        }
+        // A failed read waits for the next turn too: a broken secret is
+        // not hammered.
+        at.last = now;
+        if forced {
+            at.last_forced = Some(now);
+        }
+        *self.reads.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        let text = match read(&self.client, &self.arn).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the secret again; the API tokens stay as they are");
+                return None;
+            }
+        };
+        let mut args = ServeArgs::default();
+        match apply(&mut args, &self.arn, &text) {
+            Ok(()) => match args.token {
+                Some(current) => Some((
+                    SecretString::from(current),
+                    args.token_previous.map(SecretString::from),
+                )),
+                None => {
+                    tracing::warn!(secret = %self.arn, "the secret has no HITL_TOKEN any more; the API tokens stay as they are");
+                    None
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "the secret is malformed; the API tokens stay as they are");
+                None
+            }
+        }
+    }
 }
 
 /// The pure part: parse the secret's JSON and fill unset fields.

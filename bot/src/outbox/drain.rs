@@ -71,10 +71,56 @@ impl Drainer {
         in_flight.abort_all();
     }
 
+    async fn deliver(&self, row: OutboxRow, held: chrono::DateTime<chrono::Utc>) {
+        let service = self.service.upgrade();
+        Attempt {
+            store: self.store.as_ref(),
+            notifier: self.notifier.as_ref(),
+            settings: &self.settings,
+            clock: &self.clock,
+            service: service.as_deref(),
+        }
+        .run(row, held)
+        .await;
+    }
+}
+
+/// How one delivery attempt ended, as recorded on the row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempted {
+    Delivered,
+    /// Failed; the row is due again at `next_at`.
+    Retry {
+        next_at: chrono::DateTime<chrono::Utc>,
+    },
+    /// Failed past [`OutboxSettings::give_up_after`]: the row is `failed`.
+    GaveUp,
+    /// Another process took the lease mid-send; it delivers the notice.
+    LeaseLost,
+    /// Sent or not, the outcome could not be written; the lease runs out
+    /// and the row is tried again (at worst a repeat).
+    NotRecorded,
+}
+
+/// One delivery attempt of a row leased until `held`: the notifier's send
+/// under the renewed lease, then the outcome settled on the row, the
+/// metrics and `notification_sent`. The long-lived drainer and the Lambda
+/// queue drain ([`crate::lambda::drain`]) share it, so a notice fares the
+/// same on both.
+pub struct Attempt<'a> {
+    pub store: &'a dyn Store,
+    pub notifier: &'a dyn Notifier,
+    pub settings: &'a OutboxSettings,
+    pub clock: &'a Clock,
+    /// For what follows a delivery; `None` while the service is stopping.
+    pub service: Option<&'a ApprovalService>,
+}
+
+impl Attempt<'_> {
     /// Delivers a row this process leased until `held`, renewing the lease
     /// while the send lasts (a slow channel, a retry-after), so no other
     /// process sends it too meanwhile.
-    async fn deliver(&self, row: OutboxRow, held: chrono::DateTime<chrono::Utc>) {
+    pub async fn run(&self, row: OutboxRow, held: chrono::DateTime<chrono::Utc>) -> Attempted {
         let channel = self.notifier.name();
         let renew = |held, until| {
             self.store
@@ -82,7 +128,7 @@ impl Drainer {
         };
         let send = self.notifier.notify(row.notice, &row.record);
         let span = tracing::info_span!("outbox_lease", channel, approval_id = %row.request_id, seq = row.seq);
-        let Some(sent) = lease::while_held(&self.clock, self.settings.lease, held, renew, send)
+        let Some(sent) = lease::while_held(self.clock, self.settings.lease, held, renew, send)
             .instrument(span)
             .await
         else {
@@ -92,12 +138,15 @@ impl Drainer {
                 notice = row.notice.as_str(),
                 "outbox: lease lost to another process mid-send; it delivers the notice"
             );
-            return;
+            return Attempted::LeaseLost;
         };
-        let outcome = match sent {
-            Ok(()) => Settle::Delivered {
-                at: self.clock.now(),
-            },
+        let (outcome, attempted) = match sent {
+            Ok(()) => (
+                Settle::Delivered {
+                    at: self.clock.now(),
+                },
+                Attempted::Delivered,
+            ),
             Err(e) => {
                 let now = self.clock.now();
                 let error = e.message;
@@ -111,7 +160,7 @@ impl Drainer {
                         error = %error,
                         "outbox: giving up on a notice"
                     );
-                    Settle::Failed { at: now, error }
+                    (Settle::Failed { at: now, error }, Attempted::GaveUp)
                 } else {
                     let next_at = now + chrono_duration(self.settings.backoff(row.attempts + 1));
                     tracing::warn!(
@@ -123,31 +172,34 @@ impl Drainer {
                         error = %error,
                         "outbox: delivery failed; will retry"
                     );
-                    Settle::Retry { next_at, error }
+                    (
+                        Settle::Retry { next_at, error },
+                        Attempted::Retry { next_at },
+                    )
                 }
             }
         };
-        let delivered = matches!(outcome, Settle::Delivered { .. });
-        let failed = matches!(outcome, Settle::Failed { .. });
         if let Err(e) = self
             .store
             .outbox_settle(channel, &row.request_id, row.seq, outcome)
             .await
         {
-            // The lease runs out and the row is tried again: at worst a repeat.
             tracing::warn!(channel, approval_id = %row.request_id, error = %e, "outbox: cannot record the outcome");
-            return;
+            return Attempted::NotRecorded;
         }
-        let Some(svc) = self.service.upgrade() else {
-            return;
+        let Some(svc) = self.service else {
+            return attempted;
         };
-        svc.metrics().notice_settled(channel, delivered, failed);
+        let delivered = attempted == Attempted::Delivered;
+        svc.metrics()
+            .notice_settled(channel, delivered, attempted == Attempted::GaveUp);
         if delivered && row.notice == Notice::Created {
             svc.card_delivered(&row.request_id).await;
         }
+        attempted
     }
 }
 
-fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
+pub(crate) fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }

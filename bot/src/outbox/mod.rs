@@ -45,6 +45,11 @@ pub struct OutboxSettings {
     pub poll: Duration,
     /// Deliveries in flight per channel.
     pub max_in_flight: usize,
+    /// Whether this process runs a drainer per notifier. Off on Lambda
+    /// when the outbox has queues (`OUTBOX_QUEUE_URLS`): nothing runs
+    /// between invocations there, so the stream router and the queue drain
+    /// ([`crate::lambda::router`], [`crate::lambda::drain`]) deliver.
+    pub drain_in_process: bool,
 }
 
 impl Default for OutboxSettings {
@@ -56,6 +61,7 @@ impl Default for OutboxSettings {
             max_backoff: Duration::from_secs(300),
             poll: Duration::from_secs(1),
             max_in_flight: 16,
+            drain_in_process: true,
         }
     }
 }

@@ -416,6 +416,109 @@ impl DynamoStore {
         }
     }
 
+    /// Leases one named outbox row for delivery: the Lambda queue drain
+    /// ([`crate::lambda::drain`]) is handed a row's key by its queue rather
+    /// than claiming due rows itself. The same rules as
+    /// [`Store::outbox_claim`]: only a pending row, only when no live lease
+    /// holds it, only once every earlier row of the request on the channel
+    /// is settled, and not before its next attempt is due.
+    pub async fn outbox_take(
+        &self,
+        channel: &str,
+        request_id: &str,
+        seq: i64,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Take, StoreError> {
+        let rows = self.query_pk(req_pk(request_id), "OUT#").await?;
+        let mine = |o: &&Item| str_of(o, "channel").as_deref() == Some(channel);
+        let Some(row) = rows
+            .iter()
+            .filter(mine)
+            .find(|o| num(o, "seq") == Some(seq))
+        else {
+            return Ok(Take::Gone);
+        };
+        if str_of(row, "state").as_deref() != Some("pending") {
+            return Ok(Take::Settled);
+        }
+        if rows.iter().filter(mine).any(|o| {
+            str_of(o, "state").as_deref() == Some("pending")
+                && num(o, "seq").is_some_and(|s| s < seq)
+        }) {
+            return Ok(Take::Waiting);
+        }
+        let next_at = num(row, "next_at").unwrap_or(0);
+        if next_at > millis(now) {
+            return Ok(Take::NotYet(from_millis(next_at)));
+        }
+        if let Some(l) = num(row, "lease_until").filter(|l| *l > millis(now)) {
+            return Ok(Take::Busy(from_millis(l)));
+        }
+        let leased = self
+            .lease(
+                req_pk(request_id),
+                outbox_sk(seq, channel),
+                Some("#st = :pending"),
+                now,
+                lease_until,
+            )
+            .await?;
+        match leased {
+            Some(item) => Ok(Take::Leased(Box::new(outbox_row_of(
+                channel, request_id, seq, &item,
+            )?))),
+            // Taken or settled between the read and the lease.
+            None => Ok(Take::Busy(now)),
+        }
+    }
+
+    /// Up to `limit` audit events of one request after `after`, in order:
+    /// a Query on the request's partition from the cursor's sort key,
+    /// following `LastEvaluatedKey` only while the page is short (expired
+    /// items are dropped after reading), never the whole partition.
+    async fn audit_page(
+        &self,
+        id: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        let now = Utc::now();
+        let page_size = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+                .expression_attribute_values(":pk", s(req_pk(id)))
+                .expression_attribute_values(
+                    ":lo",
+                    s(format!("EV#{}", pad(after.saturating_add(1)))),
+                )
+                .expression_attribute_values(":hi", s(format!("EV#{}", "9".repeat(20))))
+                .consistent_read(true)
+                .limit(page_size)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            out.extend(
+                page.items
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|i| live(i, now)),
+            );
+            start = page.last_evaluated_key;
+            if start.is_none() || out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// `channel`'s rows not yet delivered or given up, in due order.
     async fn outbox_pending(&self, channel: &str) -> Result<Vec<Item>, StoreError> {
         Ok(self.query_index(&outbox_gsi(channel), None, false).await?.0)
@@ -534,6 +637,37 @@ fn feed_shard(id: &str) -> u32 {
 /// Audit order across requests: by time, then by the record's version.
 fn audit_seq(at: DateTime<Utc>, version: i64) -> i64 {
     millis(at) * 1000 + version.clamp(0, 999)
+}
+
+/// What [`DynamoStore::outbox_take`] found.
+#[derive(Debug)]
+pub enum Take {
+    /// Leased until the `lease_until` given: deliver it.
+    Leased(Box<OutboxRow>),
+    /// Delivered or given up already: nothing to do.
+    Settled,
+    /// No such row (its request was purged): nothing to do.
+    Gone,
+    /// An earlier notice of the request on this channel is still pending.
+    Waiting,
+    /// Its last attempt failed; the next is due then.
+    NotYet(DateTime<Utc>),
+    /// Another process holds its lease until then.
+    Busy(DateTime<Utc>),
+}
+
+fn outbox_row_of(channel: &str, id: &str, seq: i64, item: &Item) -> Result<OutboxRow, StoreError> {
+    Ok(OutboxRow {
+        channel: channel.to_owned(),
+        request_id: id.to_owned(),
+        seq,
+        notice: need_str(item, "notice")?
+            .parse()
+            .map_err(StoreError::Backend)?,
+        record: record_of(item)?,
+        attempts: num(item, "attempts").unwrap_or(0) as u32,
+        created_at: from_millis(num(item, "created_at").unwrap_or(0)),
+    })
 }
 
 fn record_of(item: &Item) -> Result<ApprovalRecord, StoreError> {
@@ -886,17 +1020,7 @@ impl Store for DynamoStore {
             else {
                 continue;
             };
-            out.push(OutboxRow {
-                channel: channel.to_owned(),
-                request_id: id,
-                seq,
-                notice: need_str(&item, "notice")?
-                    .parse()
-                    .map_err(StoreError::Backend)?,
-                record: record_of(&item)?,
-                attempts: num(&item, "attempts").unwrap_or(0) as u32,
-                created_at: from_millis(num(&item, "created_at").unwrap_or(0)),
-            });
+            out.push(outbox_row_of(channel, &id, seq, &item)?);
         }
         Ok(out)
     }
@@ -1169,11 +1293,14 @@ impl Store for DynamoStore {
                 })?,
         };
         let mut items = match request_id {
-            Some(id) => self.query_pk(req_pk(id), "EV#").await?,
-            None => self.scan("EV#").await?,
+            Some(id) => self.audit_page(id, after, limit).await?,
+            None => {
+                let mut all = self.scan("EV#").await?;
+                all.retain(|i| num(i, "seq").is_some_and(|s| s > after));
+                all.sort_by_key(|i| num(i, "seq"));
+                all
+            }
         };
-        items.retain(|i| num(i, "seq").is_some_and(|s| s > after));
-        items.sort_by_key(|i| num(i, "seq"));
         items.truncate(limit);
         items
             .into_iter()

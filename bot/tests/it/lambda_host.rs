@@ -254,13 +254,27 @@ async fn serves_function_url_events(args: &[&str], handler: Option<&str>, env: &
     let refused = invoke("inv-4", anon).await;
     assert_eq!(refused.body["statusCode"], 401, "{refused:?}");
 
-    // An event that is neither a function URL request nor a task is an
-    // invocation error that says what was expected.
-    let odd = invoke("inv-5", json!({"Records": []})).await;
+    // An event that is none of the four kinds is an invocation error that
+    // says what was expected.
+    let odd = invoke("inv-5", json!({"version": "0", "detail": {}})).await;
     assert!(!odd.ok, "{odd:?}");
     assert!(
         odd.body.to_string().contains("function URL event"),
         "{odd:?}"
+    );
+    // Outbox queue records reach a function that drains no outbox: refused
+    // by name, so the queue keeps them (and they end in its dead-letter
+    // queue) instead of being lost.
+    let queued = invoke(
+        "inv-6",
+        json!({"Records": [{"eventSource": "aws:sqs", "messageId": "m1", "receiptHandle": "h1",
+            "body": "{}", "eventSourceARN": "arn:aws:sqs:us-east-1:1:hitl-outbox-slack.fifo"}]}),
+    )
+    .await;
+    assert!(!queued.ok, "{queued:?}");
+    assert!(
+        queued.body.to_string().contains("drains no outbox"),
+        "{queued:?}"
     );
 }
 
@@ -278,7 +292,7 @@ async fn an_unknown_image_command_is_refused_by_name() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("\"reports\"") && err.contains("api or tasks"),
+        err.contains("\"reports\"") && err.contains("api, tasks, router or drain"),
         "{err}"
     );
 }

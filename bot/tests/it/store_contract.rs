@@ -528,6 +528,47 @@ async fn credentials_are_found_by_hash_listed_and_revoked(b: Backend) {
     assert_eq!(left, [id2]);
 }
 
+/// A request's history read in pages: every event once, in order, and the
+/// cursor of the last page is `None`.
+async fn audit_pages_through_one_request(b: Backend) {
+    let s = &*b.store;
+    let mut r = record("apr_pages", 600);
+    r.quorum = 12;
+    s.insert(r.clone(), created(&r), &[]).await.unwrap();
+    for i in 0..11 {
+        s.transition("apr_pages", approve(&format!("person{i}")), &[])
+            .await
+            .unwrap();
+    }
+    // Another request's history is not mixed in.
+    add(s, "apr_other", &[]).await;
+    let (all, next) = s
+        .audit(Some("apr_pages"), AuditFrom::Start, 100)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 12, "created + 11 votes: {all:#?}");
+    assert!(next.is_none());
+    let mut paged = Vec::new();
+    let mut from = AuditFrom::Start;
+    let mut pages = 0;
+    loop {
+        let (page, next) = s.audit(Some("apr_pages"), from, 5).await.unwrap();
+        pages += 1;
+        assert!(page.len() <= 5);
+        paged.extend(page);
+        match next {
+            Some(c) => from = AuditFrom::Cursor(c),
+            None => break,
+        }
+        assert!(pages < 10, "paging does not end");
+    }
+    assert_eq!(pages, 3, "5 + 5 + 2");
+    let seqs = |v: &[hitl_wire::api::AuditEvent]| v.iter().map(|e| e.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(&paged), seqs(&all));
+    assert!(paged.iter().all(|e| e.request_id == "apr_pages"));
+    assert!(seqs(&all).windows(2).all(|w| w[0] < w[1]), "in order");
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -558,6 +599,7 @@ contract!(
     finals_feed_wakes_other_replicas,
     once_keys_and_message_refs,
     credentials_are_found_by_hash_listed_and_revoked,
+    audit_pages_through_one_request,
 );
 
 /// DynamoDB only: a final record carries its TTL, and an item whose TTL

@@ -15,6 +15,15 @@ pub fn root() -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The Python that has moto and boto3 (installed by scripts/aws/install).
+// Test set-up reads where ./scripts/test installed moto.
+#[allow(clippy::disallowed_methods)]
+pub fn python() -> PathBuf {
+    std::env::var("HITL_AWS_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join(".deps/aws-venv/bin/python"))
+}
+
 /// A moto server of its own, stopped when dropped.
 pub struct Moto {
     child: std::process::Child,
@@ -24,12 +33,8 @@ pub struct Moto {
 impl Moto {
     /// Starts moto where ./scripts/test installed it (or HITL_AWS_PYTHON)
     /// and waits until it answers.
-    // Test set-up reads where ./scripts/test installed moto.
-    #[allow(clippy::disallowed_methods)]
     pub async fn start() -> Self {
-        let python = std::env::var("HITL_AWS_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| root().join(".deps/aws-venv/bin/python"));
+        let python = python();
         assert!(
             python.exists(),
             "moto is not installed at {}: run scripts/aws/install (or set HITL_AWS_PYTHON)",
@@ -91,7 +96,44 @@ pub async fn sdk_config(url: &str) -> aws_config::SdkConfig {
         .await
 }
 
-/// Creates a table named `name` with the layout of terraform/dynamodb.tf.
+/// Reads every record of `table`'s stream with boto3 (an implementation
+/// independent of ours) and shapes them as the Lambda event a DynamoDB
+/// event source mapping delivers: `{"Records": [...]}` with
+/// `eventSourceARN` and the creation time in epoch seconds.
+#[allow(dead_code)] // the tests use it; the benchmark that includes this file does not
+pub fn stream_event(url: &str, table: &str) -> serde_json::Value {
+    const READ: &str = r#"
+import json, sys, boto3
+url, table = sys.argv[1], sys.argv[2]
+kw = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+arn = boto3.client("dynamodb", **kw).describe_table(TableName=table)["Table"]["LatestStreamArn"]
+streams = boto3.client("dynamodbstreams", **kw)
+records = []
+for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+    it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    while it:
+        page = streams.get_records(ShardIterator=it)
+        for r in page["Records"]:
+            r["eventSourceARN"] = arn
+            r["dynamodb"]["ApproximateCreationDateTime"] = r["dynamodb"]["ApproximateCreationDateTime"].timestamp()
+            records.append(r)
+        it = page.get("NextShardIterator") if page["Records"] else None
+print(json.dumps({"Records": records}))
+"#;
+    let out = std::process::Command::new(python())
+        .args(["-c", READ, url, table])
+        .output()
+        .expect("run boto3");
+    assert!(
+        out.status.success(),
+        "reading the stream failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the stream event is JSON")
+}
+
+/// Creates a table named `name` with the layout of terraform/dynamodb.tf
+/// (its stream included, as the outbox router reads it).
 pub async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str) {
     let attr = |n: &str| {
         AttributeDefinition::builder()
@@ -126,6 +168,13 @@ pub async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str) {
                         .projection_type(ProjectionType::All)
                         .build(),
                 )
+                .build()
+                .unwrap(),
+        )
+        .stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewImage)
                 .build()
                 .unwrap(),
         )
