@@ -16,6 +16,8 @@ use crate::outbox::OutboxSettings;
 use crate::people::{Identity, People, PersonConfig};
 use crate::service::{ReplicaSettings, Settings};
 use crate::slack::{self, SlackConfig};
+use crate::teams::TeamsSettings;
+use crate::teams::settings::{BOT_FRAMEWORK_OPENID_URL, EntraSettings};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 
@@ -102,6 +104,66 @@ pub struct ServeArgs {
     /// Slack Web API base URL [config: slack_api_url] [default: https://slack.com/api/]
     #[arg(long, env = "SLACK_API_URL")]
     pub slack_api_url: Option<String>,
+    #[command(flatten)]
+    pub teams: TeamsArgs,
+}
+
+/// Microsoft Teams settings; Teams is on when TEAMS_APP_ID is set.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TeamsArgs {
+    /// The bot's Microsoft App ID (the audience of Teams' tokens); Teams is
+    /// on when it is set [config: teams_app_id]
+    #[arg(long, env = "TEAMS_APP_ID")]
+    pub teams_app_id: Option<String>,
+    /// The app's client secret, to post cards [config: teams_app_password]
+    #[arg(long, env = "TEAMS_APP_PASSWORD", hide_env_values = true, value_parser = secret)]
+    pub teams_app_password: Option<SecretString>,
+    /// The Entra tenant of the single-tenant app [config: teams_tenant_id]
+    #[arg(long, env = "TEAMS_TENANT_ID")]
+    pub teams_tenant_id: Option<String>,
+    /// Connector base for proactive posts, ending in `/`
+    /// (https://smba.trafficmanager.net/amer/) [config: teams_service_url]
+    #[arg(long, env = "TEAMS_SERVICE_URL")]
+    pub teams_service_url: Option<String>,
+    /// The channel or chat requests are posted to [config: teams_conversation_id]
+    #[arg(long, env = "TEAMS_CONVERSATION_ID")]
+    pub teams_conversation_id: Option<String>,
+    /// Token endpoint [config: teams_token_url]
+    /// [default: https://login.microsoftonline.com/TENANT/oauth2/v2.0/token]
+    #[arg(long, env = "TEAMS_TOKEN_URL")]
+    pub teams_token_url: Option<String>,
+    /// Bot Framework OpenID metadata document [config: teams_openid_url]
+    /// [default: https://login.botframework.com/v1/.well-known/openidconfiguration]
+    #[arg(long, env = "TEAMS_OPENID_URL")]
+    pub teams_openid_url: Option<String>,
+    /// Connector URLs accepted besides Microsoft's Teams hosts, comma-separated,
+    /// matched on scheme, host and port [config: teams_allowed_service_urls]
+    #[arg(long, env = "TEAMS_ALLOWED_SERVICE_URLS", value_delimiter = ',')]
+    pub teams_allowed_service_urls: Option<Vec<String>>,
+    /// The outgoing webhook's security token (base64, as Teams shows it):
+    /// turns on /teams/webhook [config: teams_webhook_secret]
+    #[arg(long, env = "TEAMS_WEBHOOK_SECRET", hide_env_values = true, value_parser = secret)]
+    pub teams_webhook_secret: Option<SecretString>,
+    /// The previous webhook token, still accepted while rotating
+    /// [config: teams_webhook_secret_previous]
+    #[arg(long, env = "TEAMS_WEBHOOK_SECRET_PREVIOUS", hide_env_values = true, value_parser = secret)]
+    pub teams_webhook_secret_previous: Option<SecretString>,
+    /// Who may approve or reject through the outgoing webhook
+    /// (`teams:<AAD object id>`, comma-separated); nobody by default
+    /// [config: teams_webhook_deciders]
+    #[arg(long, env = "TEAMS_WEBHOOK_DECIDERS", value_delimiter = ',')]
+    pub teams_webhook_deciders: Option<Vec<String>>,
+    /// Accept Entra-issued channel tokens from TEAMS_TENANT_ID
+    /// [config: teams_entra_tokens] [default: false]
+    #[arg(long, env = "TEAMS_ENTRA_TOKENS")]
+    pub teams_entra_tokens: Option<bool>,
+    /// The tenant's Entra metadata document [config: teams_entra_openid_url]
+    #[arg(long, env = "TEAMS_ENTRA_OPENID_URL")]
+    pub teams_entra_openid_url: Option<String>,
+    /// Application ids whose Entra tokens are accepted, comma-separated
+    /// [config: teams_entra_allowed_callers]
+    #[arg(long, env = "TEAMS_ENTRA_ALLOWED_CALLERS", value_delimiter = ',')]
+    pub teams_entra_allowed_callers: Option<Vec<String>>,
 }
 
 /// Reads a secret from the command line or the environment.
@@ -149,6 +211,20 @@ pub struct FileConfig {
     pub slack_app_token: Option<SecretString>,
     pub slack_channel: Option<String>,
     pub slack_api_url: Option<String>,
+    pub teams_app_id: Option<String>,
+    pub teams_app_password: Option<SecretString>,
+    pub teams_tenant_id: Option<String>,
+    pub teams_service_url: Option<String>,
+    pub teams_conversation_id: Option<String>,
+    pub teams_token_url: Option<String>,
+    pub teams_openid_url: Option<String>,
+    pub teams_allowed_service_urls: Option<Vec<String>>,
+    pub teams_webhook_secret: Option<SecretString>,
+    pub teams_webhook_secret_previous: Option<SecretString>,
+    pub teams_webhook_deciders: Option<Vec<String>>,
+    pub teams_entra_tokens: Option<bool>,
+    pub teams_entra_openid_url: Option<String>,
+    pub teams_entra_allowed_callers: Option<Vec<String>>,
 }
 
 impl FileConfig {
@@ -178,6 +254,8 @@ pub struct ServeConfig {
     pub cards_dir: Option<PathBuf>,
     /// Slack, when a bot token is set.
     pub slack: Option<SlackConfig>,
+    /// Teams, when an app id is set.
+    pub teams: Option<TeamsSettings>,
     /// The AWS back end, when TABLE_NAME and STATE_MACHINE_ARN are set.
     pub aws: Option<AwsBackend>,
     /// The SNS channel, when SNS_TOPIC_ARN is set.
@@ -202,6 +280,7 @@ impl ServeArgs {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
+        let teams = resolve_teams(self.teams, &file)?;
         let data_dir = self
             .data_dir
             .or(file.data_dir)
@@ -319,6 +398,7 @@ impl ServeArgs {
             sns_topic_arn,
             cards_dir: self.cards_dir.or(file.cards_dir),
             slack,
+            teams,
             listen,
             db,
             data_dir,
@@ -373,6 +453,72 @@ fn resolve_slack(a: SlackArgs) -> anyhow::Result<Option<SlackConfig>> {
         cfg.api_url = url;
     }
     Ok(Some(cfg))
+}
+
+/// Teams is on when an app id is given; the rest must then make sense. The
+/// settings are checked here, without calling Microsoft.
+fn resolve_teams(a: TeamsArgs, file: &FileConfig) -> anyhow::Result<Option<TeamsSettings>> {
+    let text = |s: Option<String>| s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let given = |s: Option<SecretString>| s.filter(|t| !t.expose_secret().trim().is_empty());
+    let list = |v: Option<Vec<String>>| -> Vec<String> {
+        v.unwrap_or_default()
+            .into_iter()
+            .map(|e| e.trim().to_owned())
+            .filter(|e| !e.is_empty())
+            .collect()
+    };
+    let f = file.clone();
+    let app_id = text(a.teams_app_id.or(f.teams_app_id));
+    let password = given(a.teams_app_password.or(f.teams_app_password));
+    let webhook: Vec<SecretString> = given(a.teams_webhook_secret.or(f.teams_webhook_secret))
+        .into_iter()
+        .chain(given(
+            a.teams_webhook_secret_previous
+                .or(f.teams_webhook_secret_previous),
+        ))
+        .collect();
+    let service_url = text(a.teams_service_url.or(f.teams_service_url));
+    let conversation_id = text(a.teams_conversation_id.or(f.teams_conversation_id));
+    let Some(app_id) = app_id else {
+        if password.is_some() || !webhook.is_empty() || conversation_id.is_some() {
+            bail!(
+                "Teams settings are given but TEAMS_APP_ID is not; set it to the bot's Microsoft App ID"
+            );
+        }
+        return Ok(None);
+    };
+    let settings = TeamsSettings {
+        app_id,
+        app_password: password,
+        tenant_id: text(a.teams_tenant_id.or(f.teams_tenant_id)),
+        service_url: service_url.map(|u| if u.ends_with('/') { u } else { format!("{u}/") }),
+        conversation_id,
+        token_url: text(a.teams_token_url.or(f.teams_token_url)),
+        openid_url: text(a.teams_openid_url.or(f.teams_openid_url))
+            .unwrap_or_else(|| BOT_FRAMEWORK_OPENID_URL.to_owned()),
+        allowed_service_urls: list(
+            a.teams_allowed_service_urls
+                .or(f.teams_allowed_service_urls),
+        ),
+        webhook_secrets: webhook,
+        webhook_deciders: list(a.teams_webhook_deciders.or(f.teams_webhook_deciders)),
+        entra: EntraSettings {
+            enabled: a
+                .teams_entra_tokens
+                .or(f.teams_entra_tokens)
+                .unwrap_or(false),
+            openid_url: text(a.teams_entra_openid_url.or(f.teams_entra_openid_url)),
+            allowed_callers: list(
+                a.teams_entra_allowed_callers
+                    .or(f.teams_entra_allowed_callers),
+            ),
+        },
+    };
+    settings.validate().map_err(anyhow::Error::msg)?;
+    for d in &settings.webhook_deciders {
+        Identity::parse(d).map_err(|e| anyhow::anyhow!("TEAMS_WEBHOOK_DECIDERS: {e}"))?;
+    }
+    Ok(Some(settings))
 }
 
 /// Leases longer than 30 s would leave a dead process's work waiting too long.

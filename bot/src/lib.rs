@@ -6,7 +6,7 @@
 //! - [`lifecycle`]: the status rules, pure functions, the only place they live.
 //! - [`store`]: the `Store` trait and the embedded SQLite store.
 //! - [`workflow`]: the `Workflow` trait and the in-process timer engine.
-//! - [`notify`]: the `Notifier` seam (log; Slack; Teams and SNS later).
+//! - [`notify`]: the `Notifier` seam (log, Slack, Teams, SNS).
 //! - [`outbox`]: notices kept in the store until each notifier delivered them.
 //! - [`lease`]: holding a store lease (timers, outbox rows) while work outlasts it.
 //! - [`chat`]: the chat seam every platform shares: the command and reply
@@ -14,8 +14,9 @@
 //!   platform deadlines, per-card ordering.
 //! - [`slack`]: the Slack adapter: cards, clicks, thread replies, `/approvals`,
 //!   Socket Mode.
-//! - [`teams`]: the Teams adapter's edge: Bot Framework token checks, the
-//!   outgoing-webhook HMAC, activity payloads and the Bot Connector client.
+//! - [`teams`]: the Teams adapter: Bot Framework token checks, cards posted
+//!   and replaced through the Bot Connector, clicks, commands, the outgoing
+//!   webhook.
 //! - [`people`]: identities across platforms (`slack:U…`, `teams:…`,
 //!   `email:…`, bare names) and people linked across them.
 //! - [`waiters`]: long-poll wake-ups.
@@ -83,10 +84,25 @@ pub fn app_with_slack(
     tokens: Tokens,
     slack: Option<Arc<slack::Slack>>,
 ) -> Router {
-    let chat = slack
-        .map(|s| server_limits::chat_endpoints(slack::router(s)))
-        .unwrap_or_default();
-    api::router_with(svc, tokens, chat)
+    app_with_chat(svc, tokens, slack, None)
+}
+
+/// Every HTTP route, plus the endpoints of each chat platform configured:
+/// Slack's (with a signing secret) and Teams'.
+pub fn app_with_chat(
+    svc: Arc<ApprovalService>,
+    tokens: Tokens,
+    slack: Option<Arc<slack::Slack>>,
+    teams: Option<Arc<teams::Teams>>,
+) -> Router {
+    let mut chat = Router::new();
+    if let Some(s) = slack {
+        chat = chat.merge(slack::router(s));
+    }
+    if let Some(t) = teams {
+        chat = chat.merge(teams::router(t));
+    }
+    api::router_with(svc, tokens, server_limits::chat_endpoints(chat))
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets

@@ -452,7 +452,11 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(dir = %dir.display(), "card template overrides loaded");
     }
     let slack = match &cfg.slack {
-        Some(c) => Some(start_slack_adapter(c, templates)?),
+        Some(c) => Some(start_slack_adapter(c, templates.clone())?),
+        None => None,
+    };
+    let teams = match &cfg.teams {
+        Some(t) => Some(start_teams_adapter(t, templates)?),
         None => None,
     };
     let store = open_store(&cfg).await?;
@@ -474,6 +478,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         .iter()
         .map(|s| s.clone() as Arc<dyn Notifier>)
         .collect();
+    notifiers.extend(teams.iter().map(|t| t.clone() as Arc<dyn Notifier>));
     if let Some(topic) = &cfg.sns_topic_arn {
         tracing::info!(topic = %topic, "SNS notices are on");
         notifiers.push(Arc::new(
@@ -509,13 +514,14 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         let approvers = running.service.settings().default_approvers.clone();
         tokio::spawn(async move { s.announce_deciders(&approvers).await });
     }
-    let router = hitl_bot::app_with_slack(
+    let router = hitl_bot::app_with_chat(
         running.service.clone(),
         match token_source {
             Some(source) => Tokens::new(token, cfg.token_previous).with_source(source),
             None => Tokens::new(token, cfg.token_previous),
         },
         slack.clone(),
+        teams,
     );
     if lambda.is_some() {
         tracing::info!(
@@ -585,6 +591,35 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     }
     running.stop().await;
     Ok(())
+}
+
+/// The Teams adapter, with a word in the log about what it will do. Nothing
+/// here calls Microsoft: keys and tokens are fetched when first needed.
+fn start_teams_adapter(
+    t: &hitl_bot::teams::TeamsSettings,
+    templates: Templates,
+) -> anyhow::Result<Arc<hitl_bot::teams::Teams>> {
+    let adapter =
+        hitl_bot::teams::Teams::new(t, templates, Clock::System).map_err(anyhow::Error::msg)?;
+    tracing::info!(
+        app_id = %t.app_id,
+        tenant = t.tenant_id.as_deref().unwrap_or(""),
+        service_url = t.service_url.as_deref().unwrap_or(""),
+        conversation = t.conversation_id.as_deref().unwrap_or(""),
+        webhook = adapter.has_webhook(),
+        "Teams is on"
+    );
+    if t.app_password.is_none() {
+        tracing::warn!(
+            "TEAMS_APP_PASSWORD is not set: clicks and commands are received, but no card can be posted to Teams"
+        );
+    }
+    if t.conversation_id.is_none() {
+        tracing::warn!(
+            "TEAMS_CONVERSATION_ID is not set: cards go to the first conversation the bot is added to"
+        );
+    }
+    Ok(adapter)
 }
 
 /// The Slack adapter, with a word in the log about what it will do.

@@ -131,6 +131,21 @@ impl Connector {
         })
     }
 
+    /// `POST {serviceUrl}v3/conversations/{id}/activities/{activityId}`: a
+    /// reply to an activity (in a channel, in that message's thread).
+    pub async fn reply_to_activity(
+        &self,
+        service_url: &str,
+        conversation_id: &str,
+        activity_id: &str,
+        activity: &Value,
+    ) -> Result<ResourceResponse, ConnectorError> {
+        let url = self.activities_url(service_url, conversation_id, Some(activity_id))?;
+        let body = self.call(reqwest::Method::POST, url, activity).await?;
+        // Some connectors answer a reply with an empty body.
+        Ok(serde_json::from_slice(&body).unwrap_or(ResourceResponse { id: String::new() }))
+    }
+
     /// `PUT {serviceUrl}v3/conversations/{id}/activities/{activityId}`:
     /// replaces a message (the card after a decision).
     pub async fn update_activity(

@@ -7,6 +7,7 @@
 
 mod fake;
 
+mod adapter;
 mod auth;
 mod connector;
 mod manifest;

@@ -17,7 +17,7 @@ const SECRET: &str = "c2VjcmV0LXdlYmhvb2sta2V5LWJ5LXRlYW1zLTAxMjM0NTY3ODk=";
 const NEXT_SECRET: &str = "bmV4dC13ZWJob29rLWtleS0wMTIzNDU2Nzg5YWJjZGVm";
 
 /// `HMAC <base64(hmac_sha256(b64decode(secret), body))>`, by Python.
-fn sign(secret: &str, body: &[u8]) -> String {
+pub(super) fn sign(secret: &str, body: &[u8]) -> String {
     let script = "import base64,hashlib,hmac,sys\n\
         key=base64.b64decode(sys.argv[1]); body=sys.stdin.buffer.read()\n\
         print(base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode())";
