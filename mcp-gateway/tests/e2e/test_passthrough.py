@@ -1,0 +1,102 @@
+"""Exact pass-through, seen on the wire: a client speaking raw JSON-RPC over
+stdio gets the same `tools/list` and `tools/call` JSON through the gateway
+as from the official "everything" server itself (every field, `execution`
+and fields no SDK knows included), the gateway's two tools the only
+addition."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import EVERYTHING, HITL_MCP, TOKEN
+
+GATEWAY_TOOLS = {"approval_status", "list_pending_approvals"}
+FULL_CAPS = {"roots": {"listChanged": True}, "sampling": {}, "elicitation": {}}
+
+
+class RawClient:
+    """A JSON-RPC client on a child's stdio that answers the server's own
+    requests (roots, sampling, elicitation) plainly."""
+
+    def __init__(self, cmd, env=None):
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self.next_id = 1
+
+    def send(self, message):
+        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def request(self, method, params=None):
+        rid = self.next_id
+        self.next_id += 1
+        self.send({"jsonrpc": "2.0", "id": rid, "method": method, "params": params or {}})
+        while True:
+            line = self.proc.stdout.readline()
+            assert line, f"the server closed stdout before answering {method}"
+            msg = json.loads(line)
+            if "method" in msg and "id" in msg:
+                answer = {"roots": []} if msg["method"] == "roots/list" else {}
+                self.send({"jsonrpc": "2.0", "id": msg["id"], "result": answer})
+            elif msg.get("id") == rid:
+                assert "error" not in msg, msg
+                return msg["result"]
+
+    def initialize(self, version="2025-11-25", caps=None):
+        result = self.request("initialize", {
+            "protocolVersion": version, "capabilities": caps if caps is not None else FULL_CAPS,
+            "clientInfo": {"name": "raw-json", "version": "1"}})
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return result
+
+    def close(self):
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def gateway_cmd(bot):
+    env = dict(os.environ, HITL_APPROVAL_URL=bot.url, HITL_TOKEN=TOKEN, RUST_LOG="warn")
+    return [HITL_MCP, "serve", "--", EVERYTHING], env
+
+
+def both(bot, run, **init):
+    direct = RawClient([EVERYTHING])
+    direct.initialize(**init)
+    cmd, env = gateway_cmd(bot)
+    gateway = RawClient(cmd, env)
+    gateway.initialize(**init)
+    try:
+        return run(direct), run(gateway)
+    finally:
+        direct.close()
+        gateway.close()
+
+
+@pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25"])
+def test_tools_list_is_the_upstreams_json_plus_the_gateway_tools(bot, version):
+    want, got = both(bot, lambda c: c.request("tools/list"), version=version)
+    mine = [t for t in got["tools"] if t["name"] in GATEWAY_TOOLS]
+    assert {t["name"] for t in mine} == GATEWAY_TOOLS
+    got["tools"] = [t for t in got["tools"] if t["name"] not in GATEWAY_TOOLS]
+    assert got == want
+    # The fields rmcp does not model are there, as the upstream sent them.
+    assert any("execution" in t for t in want["tools"]), "the upstream marks task support"
+
+
+def test_tool_results_are_the_upstreams_json(bot):
+    calls = [
+        ("echo", {"message": "hi <b> & \"quoted\" \u00e9 \u2028"}),
+        ("get-sum", {"a": 2, "b": 40}),
+        ("get-structured-content", {"location": "Chicago"}),
+        ("get-tiny-image", {}),
+        ("get-annotated-message", {"messageType": "error", "includeImage": True}),
+        ("get-resource-links", {"count": 3}),
+    ]
+    def run(c):
+        return [c.request("tools/call", {"name": n, "arguments": a}) for n, a in calls]
+    want, got = both(bot, run)
+    assert got == want
