@@ -59,6 +59,8 @@ pub struct Shared {
     resources: RwLock<HashMap<String, usize>>,
     /// Held calls answered as tasks.
     tasks: tasks::Tasks,
+    /// Tasks the upstreams made: which upstream and session each belongs to.
+    upstream_tasks: tasks::UpstreamTasks,
     /// One tools/list at a time when calls arrive for tools not yet listed
     /// (a burst of calls must not each list the upstream's tools).
     refreshing: tokio::sync::Mutex<()>,
@@ -91,6 +93,7 @@ impl Shared {
             prompts: Catalog::default(),
             resources: RwLock::new(HashMap::new()),
             tasks: tasks::Tasks::default(),
+            upstream_tasks: tasks::UpstreamTasks::default(),
             refreshing: tokio::sync::Mutex::new(()),
             sessions: AtomicU64::new(0),
             held,
@@ -392,16 +395,36 @@ impl Gateway {
     }
 
     /// Runs the call upstream and answers the client with the upstream's
-    /// answer as it came.
+    /// answer as it came. A task the upstream made is remembered as its
+    /// and this session's, so the task methods find their way back.
     async fn pass_call(
         &self,
         up: usize,
         params: CallToolRequestParams,
         ctx: &RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        Box::pin(self.call_upstream(up, params, ctx))
-            .await?
-            .respond(ctx)
+        let called = Box::pin(self.call_upstream(up, params, ctx)).await?;
+        if let Called::Other(CallToolResponse::Task(t)) = &called {
+            self.shared
+                .upstream_tasks
+                .made(&t.task.task_id, up, self.session);
+        }
+        called.respond(ctx)
+    }
+
+    /// The upstream that made task `task_id` for this session. Another
+    /// session's task is no task; with one upstream an id the gateway has
+    /// not seen goes to it (it answers for its own tasks), with several it
+    /// is no task.
+    fn task_upstream(&self, task_id: &str) -> Result<usize, McpError> {
+        match self.shared.upstream_tasks.owner(task_id) {
+            Some((up, session)) if session == self.session => Ok(up),
+            None if self.single() => Ok(0),
+            _ => Err(McpError::invalid_params(
+                format!("no task {task_id:?}"),
+                None,
+            )),
+        }
     }
 
     /// Every prompt of every upstream, by exposed name (several upstreams).
@@ -1438,9 +1461,10 @@ impl ServerHandler for Gateway {
                 .map(GetTaskResult::new)
                 .ok_or_else(|| McpError::invalid_params(format!("no task {:?}", p.task_id), None));
         }
+        let up = self.task_upstream(&p.task_id)?;
         match self
             .forward(
-                0,
+                up,
                 ClientRequest::GetTaskRequest(GetTaskRequest::new(p)),
                 &ctx,
             )
@@ -1466,8 +1490,9 @@ impl ServerHandler for Gateway {
                 ))
             };
         }
+        let up = self.task_upstream(&p.task_id)?;
         self.forward(
-            0,
+            up,
             ClientRequest::CancelTaskRequest(CancelTaskRequest::new(p)),
             &ctx,
         )
@@ -1486,8 +1511,9 @@ impl ServerHandler for Gateway {
                 None,
             ));
         }
+        let up = self.task_upstream(&p.task_id)?;
         self.forward(
-            0,
+            up,
             ClientRequest::UpdateTaskRequest(UpdateTaskRequest::new(p)),
             &ctx,
         )

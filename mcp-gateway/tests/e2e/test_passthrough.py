@@ -100,3 +100,43 @@ def test_tool_results_are_the_upstreams_json(bot):
         return [c.request("tools/call", {"name": n, "arguments": a}) for n, a in calls]
     want, got = both(bot, run)
     assert got == want
+
+
+TASK_SERVER = os.path.join(os.path.dirname(__file__), "servers", "task_server.py")
+TASKS_EXT = {"io.modelcontextprotocol/tasks": {}}
+
+
+def test_task_methods_go_to_the_upstream_that_made_the_task(bot, tmp_path):
+    python = os.environ.get("HITL_TEST_PYTHON", "python3")
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text(
+        '[[rule]]\nname = "jobs"\ntool = "job"\nrisk = "low"\naction = "allow"\n\n'
+        + "".join(f'[[servers]]\nname = "{n}"\ncommand = {json.dumps([python, TASK_SERVER, n])}\n\n'
+                  for n in ("alpha", "beta")))
+    cmd, env = gateway_cmd(bot)
+    cmd = [HITL_MCP, "serve", "--config", str(cfg)]
+    gw = RawClient(cmd, env)
+    try:
+        gw.initialize(caps={"extensions": TASKS_EXT})
+        names = {t["name"] for t in gw.request("tools/list")["tools"]}
+        assert {"alpha__job", "beta__job"} <= names
+        made = {}
+        for server in ("beta", "alpha"):
+            created = gw.request("tools/call", {"name": f"{server}__job", "arguments": {}})
+            assert created["status"] == "working", created
+            made[server] = created["taskId"]
+        assert made == {"beta": "beta-1", "alpha": "alpha-1"}
+        for server, tid in made.items():
+            got = gw.request("tasks/get", {"taskId": tid})
+            assert got["status"] == "completed"
+            assert got["result"]["content"][0]["text"] == f"done by {server}"
+        gw.request("tasks/cancel", {"taskId": "beta-1"})
+        # An id no upstream made for this session is no task at all.
+        gw.send({"jsonrpc": "2.0", "id": 99, "method": "tasks/get", "params": {"taskId": "gamma-1"}})
+        while True:
+            msg = json.loads(gw.proc.stdout.readline())
+            if msg.get("id") == 99:
+                break
+        assert "no task" in msg["error"]["message"]
+    finally:
+        gw.close()
