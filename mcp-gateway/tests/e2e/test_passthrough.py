@@ -140,3 +140,44 @@ def test_task_methods_go_to_the_upstream_that_made_the_task(bot, tmp_path):
         assert "no task" in msg["error"]["message"]
     finally:
         gw.close()
+
+
+def sse_json(data):
+    """The JSON-RPC message of a response body, JSON or one SSE event."""
+    text = data.decode()
+    if text.lstrip().startswith("{"):
+        return json.loads(text)
+    events = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
+    return json.loads([e for e in events if e][-1])
+
+
+def test_tools_list_over_http_is_the_upstreams_json_too(bot):
+    import http.client
+
+    from conftest import free_port
+    from test_http import wait_port
+    from test_wire import open_session, post
+
+    direct = RawClient([EVERYTHING])
+    want = None
+    try:
+        direct.initialize(version="2025-06-18", caps={})
+        want = direct.request("tools/list")
+    finally:
+        direct.close()
+    port = free_port()
+    env = dict(os.environ, HITL_APPROVAL_URL=bot.url, HITL_TOKEN=TOKEN, RUST_LOG="warn")
+    proc = subprocess.Popen([HITL_MCP, "serve", "--listen", f"127.0.0.1:{port}", "--", EVERYTHING], env=env)
+    try:
+        wait_port(port)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        sid = open_session(conn)
+        resp, data = post(conn, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, sid)
+        assert resp.status == 200
+        got = sse_json(data)["result"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    got["tools"] = [t for t in got["tools"] if t["name"] not in GATEWAY_TOOLS]
+    assert got == want
+    assert any("execution" in t for t in got["tools"])
