@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 
 use rmcp::RoleClient;
 use rmcp::model::{
-    ClientJsonRpcMessage, CustomResult, JsonRpcMessage, JsonRpcResponse, JsonRpcVersion2_0,
-    RequestId, ServerJsonRpcMessage, ServerResult,
+    ClientJsonRpcMessage, ClientNotification, CustomResult, JsonRpcMessage, JsonRpcResponse,
+    JsonRpcVersion2_0, RequestId, ServerJsonRpcMessage, ServerResult,
 };
 use rmcp::transport::Transport;
 use serde_json::Value;
@@ -168,6 +168,16 @@ impl Transport<RoleClient> for ChildTransport {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(r.id.clone());
+        }
+        // A cancelled request may never be answered: forget its id.
+        if let JsonRpcMessage::Notification(n) = &item
+            && let ClientNotification::CancelledNotification(c) = &n.notification
+            && let Some(id) = &c.params.request_id
+        {
+            self.json_ids
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(id);
         }
         // One write per message: the line and its newline together.
         let bytes = serde_json::to_vec(&item).map(|mut b| {

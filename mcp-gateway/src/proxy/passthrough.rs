@@ -19,8 +19,8 @@ use futures::Stream;
 use rmcp::ErrorData as McpError;
 use rmcp::RoleServer;
 use rmcp::model::{
-    ClientJsonRpcMessage, ClientRequest, CustomResult, GetExtensions, JsonRpcMessage,
-    ProtocolVersion, RequestId, ServerJsonRpcMessage, ServerResult,
+    ClientJsonRpcMessage, ClientNotification, ClientRequest, CustomResult, GetExtensions,
+    JsonRpcMessage, ProtocolVersion, RequestId, ServerJsonRpcMessage, ServerResult,
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::Transport;
@@ -123,6 +123,13 @@ impl<T: Transport<RoleServer>> Transport<RoleServer> for Answering<T> {
 
     async fn receive(&mut self) -> Option<ClientJsonRpcMessage> {
         let mut message = self.inner.receive().await?;
+        // A cancelled request may never be answered: forget its slot.
+        if let JsonRpcMessage::Notification(n) = &message
+            && let ClientNotification::CancelledNotification(c) = &n.notification
+            && let Some(id) = &c.params.request_id
+        {
+            self.slots().remove(id);
+        }
         if let JsonRpcMessage::Request(r) = &mut message {
             let extensions = match &mut r.request {
                 ClientRequest::ListToolsRequest(q) => Some(&mut q.extensions),
