@@ -21,9 +21,11 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
 pub mod catalog;
+pub mod child;
 pub mod decisions;
 pub mod hold;
 pub mod limits;
+pub mod passthrough;
 pub mod serve;
 pub mod tasks;
 pub mod upstream;
@@ -32,6 +34,7 @@ use crate::approval::ApprovalClient;
 use crate::policy::{Action, Policy, ToolCall};
 use catalog::{Catalog, Entry};
 use hold::{Call, Hold, HoldSettings, Ledger, Outcome};
+use passthrough::{JsonAnswer, into_json};
 use upstream::{Routes, Upstream};
 
 pub const STATUS_TOOL: &str = "approval_status";
@@ -56,6 +59,8 @@ pub struct Shared {
     resources: RwLock<HashMap<String, usize>>,
     /// Held calls answered as tasks.
     tasks: tasks::Tasks,
+    /// Tasks the upstreams made: which upstream and session each belongs to.
+    upstream_tasks: tasks::UpstreamTasks,
     /// One tools/list at a time when calls arrive for tools not yet listed
     /// (a burst of calls must not each list the upstream's tools).
     refreshing: tokio::sync::Mutex<()>,
@@ -88,6 +93,7 @@ impl Shared {
             prompts: Catalog::default(),
             resources: RwLock::new(HashMap::new()),
             tasks: tasks::Tasks::default(),
+            upstream_tasks: tasks::UpstreamTasks::default(),
             refreshing: tokio::sync::Mutex::new(()),
             sessions: AtomicU64::new(0),
             held,
@@ -235,29 +241,37 @@ impl Gateway {
         result
     }
 
+    /// One page of upstream `up`'s tools, as the JSON object it sent.
     async fn list_tools_page(
         &self,
         up: usize,
         params: Option<PaginatedRequestParams>,
         ctx: &RequestContext<RoleServer>,
-    ) -> Result<ListToolsResult, McpError> {
-        match self
+    ) -> Result<JsonObject, McpError> {
+        let answer = self
             .forward(
                 up,
                 ClientRequest::ListToolsRequest(list_request(params)),
                 ctx,
             )
-            .await?
-        {
-            ServerResult::ListToolsResult(r) => Ok(r),
-            other => Err(unexpected("tools/list", &other)),
+            .await?;
+        match into_json(answer)? {
+            Value::Object(page) => Ok(page),
+            other => Err(McpError::internal_error(
+                format!("the upstream answered tools/list with {other}, not an object"),
+                None,
+            )),
         }
     }
 
     /// Lists every tool of every upstream (all pages) into the catalog and
-    /// returns them by exposed name. An upstream that fails to list keeps
-    /// no tools until the next listing; the client is told through the log.
-    async fn refresh_tools(&self, ctx: &RequestContext<RoleServer>) -> Vec<(String, Entry<Tool>)> {
+    /// returns them by exposed name, each with its JSON as the upstream
+    /// sent it. An upstream that fails to list keeps no tools until the
+    /// next listing; the client is told through the log.
+    async fn refresh_tools(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Vec<(String, Entry<(Tool, Value)>)> {
         let mut items = Vec::new();
         for up in 0..self.shared.upstreams.len() {
             let listed = self
@@ -265,21 +279,35 @@ impl Gateway {
                     up,
                     ctx,
                     |p| ClientRequest::ListToolsRequest(list_request(p)),
-                    |r| match r {
-                        ServerResult::ListToolsResult(r) => Some((r.tools, r.next_cursor)),
-                        _ => None,
+                    |r| {
+                        let mut page = into_json(r).ok()?;
+                        let next = page
+                            .get("nextCursor")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned);
+                        match page.get_mut("tools").map(Value::take) {
+                            Some(Value::Array(tools)) => Some((tools, next)),
+                            _ => None,
+                        }
                     },
                 )
                 .await;
             match listed {
-                Ok(tools) => items.extend(tools.into_iter().map(|t| (up, t.name.to_string(), t))),
+                Ok(tools) => items.extend(
+                    tools
+                        .into_iter()
+                        .filter_map(listed_tool)
+                        .map(|(t, json)| (up, t.name.to_string(), (t, json))),
+                ),
                 Err(e) => {
                     tracing::warn!(upstream = %self.upstream(up).name, error = %e.message, "cannot list the upstream's tools");
                 }
             }
         }
         let exposed = catalog::expose(items, &self.shared.server_names());
-        self.shared.tools.replace(exposed.iter().cloned());
+        self.shared
+            .tools
+            .replace(exposed.iter().map(|(name, e)| (name.clone(), e.typed())));
         exposed
     }
 
@@ -341,21 +369,61 @@ impl Gateway {
         up: usize,
         params: CallToolRequestParams,
         ctx: &RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, McpError> {
+    ) -> Result<Called, McpError> {
         let tool = params.name.to_string();
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         match self.forward(up, request, ctx).await {
-            Ok(ServerResult::CallToolResult(r)) => Ok(CallToolResponse::Complete(r)),
-            Ok(ServerResult::InputRequiredResult(r)) => Ok(CallToolResponse::InputRequired(r)),
-            Ok(ServerResult::CreateTaskResult(r)) => Ok(CallToolResponse::Task(r)),
+            Ok(ServerResult::CustomResult(r)) => Called::from_json(r.0),
+            Ok(ServerResult::CallToolResult(r)) => {
+                Ok(Called::Json(serde_json::to_value(r).map_err(|e| {
+                    McpError::internal_error(e.to_string(), None)
+                })?))
+            }
+            Ok(ServerResult::InputRequiredResult(r)) => {
+                Ok(Called::Other(CallToolResponse::InputRequired(r)))
+            }
+            Ok(ServerResult::CreateTaskResult(r)) => Ok(Called::Other(CallToolResponse::Task(r))),
             Ok(other) => Err(unexpected("tools/call", &other)),
             // The model reads tool errors; a protocol error would be opaque.
-            Err(e) if e.code == ErrorCode::INTERNAL_ERROR && !ctx.ct.is_cancelled() => {
-                Ok(CallToolResponse::Complete(CallToolResult::error(vec![
+            Err(e) if e.code == ErrorCode::INTERNAL_ERROR && !ctx.ct.is_cancelled() => Ok(
+                Called::Other(CallToolResponse::Complete(CallToolResult::error(vec![
                     ContentBlock::text(format!("{tool} failed in the gateway: {}", e.message)),
-                ])))
-            }
+                ]))),
+            ),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Runs the call upstream and answers the client with the upstream's
+    /// answer as it came. A task the upstream made is remembered as its
+    /// and this session's, so the task methods find their way back.
+    async fn pass_call(
+        &self,
+        up: usize,
+        params: CallToolRequestParams,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let called = Box::pin(self.call_upstream(up, params, ctx)).await?;
+        if let Called::Other(CallToolResponse::Task(t)) = &called {
+            self.shared
+                .upstream_tasks
+                .made(&t.task.task_id, up, self.session);
+        }
+        called.respond(ctx)
+    }
+
+    /// The upstream that made task `task_id` for this session. Another
+    /// session's task is no task; with one upstream an id the gateway has
+    /// not seen goes to it (it answers for its own tasks), with several it
+    /// is no task.
+    fn task_upstream(&self, task_id: &str) -> Result<usize, McpError> {
+        match self.shared.upstream_tasks.owner(task_id) {
+            Some((up, session)) if session == self.session => Ok(up),
+            None if self.single() => Ok(0),
+            _ => Err(McpError::invalid_params(
+                format!("no task {task_id:?}"),
+                None,
+            )),
         }
     }
 
@@ -537,6 +605,8 @@ impl Gateway {
         let (task, cancel) = self.shared.tasks.start(&task_id, message, self.session);
         let mut bg = ctx.clone();
         bg.ct = cancel;
+        // The request that asked is answered: the result goes to the task.
+        bg.extensions.remove::<JsonAnswer>();
         // Nothing to send progress to: the request that asked is answered.
         bg.meta.0.0.remove("progressToken");
         let gw = self.clone();
@@ -564,7 +634,13 @@ impl Gateway {
                 Outcome::Run(record) => {
                     let by = record.approver.clone().unwrap_or_default();
                     match gw.call_upstream(up, params, &bg).await {
-                        Ok(CallToolResponse::Complete(r)) => (
+                        Ok(Called::Json(r)) => (
+                            TaskPayload::Completed {
+                                result: tasks::as_object(r),
+                            },
+                            Some(format!("approved by {by}; the call ran")),
+                        ),
+                        Ok(Called::Other(CallToolResponse::Complete(r))) => (
                             TaskPayload::Completed {
                                 result: tasks::as_object(
                                     serde_json::to_value(r).unwrap_or_default(),
@@ -707,6 +783,76 @@ impl Gateway {
                     "cannot list pending approvals: {e}"
                 ))]),
             }
+        }
+    }
+}
+
+/// An upstream's answer to `tools/call`: a result as the JSON it sent, or
+/// an answer the gateway reads (an input request, a task, its own error).
+enum Called {
+    Json(Value),
+    Other(CallToolResponse),
+}
+
+impl Called {
+    fn from_json(v: Value) -> Result<Self, McpError> {
+        let kind = v
+            .get("resultType")
+            .and_then(Value::as_str)
+            .unwrap_or("complete")
+            .to_owned();
+        let typed = |e: serde_json::Error| {
+            McpError::internal_error(
+                format!("the upstream's {kind} answer to tools/call: {e}"),
+                None,
+            )
+        };
+        Ok(match kind.as_str() {
+            "input_required" => Called::Other(CallToolResponse::InputRequired(
+                serde_json::from_value(v).map_err(typed)?,
+            )),
+            "task" => Called::Other(CallToolResponse::Task(
+                serde_json::from_value(v).map_err(typed)?,
+            )),
+            _ => Called::Json(v),
+        })
+    }
+
+    /// The answer for the client: JSON left in the request's slot, or typed.
+    fn respond(self, ctx: &RequestContext<RoleServer>) -> Result<CallToolResponse, McpError> {
+        match self {
+            Called::Other(r) => Ok(r),
+            Called::Json(v) => match JsonAnswer::put(ctx, passthrough::Kind::CallTool, v) {
+                // The JSON answers; what is returned here is not sent.
+                Ok(()) => Ok(CallToolResponse::Complete(CallToolResult::default())),
+                Err(v) => serde_json::from_value(v)
+                    .map(CallToolResponse::Complete)
+                    .map_err(|e| {
+                        McpError::internal_error(
+                            format!("cannot read a tools/call result: {e}"),
+                            None,
+                        )
+                    }),
+            },
+        }
+    }
+}
+
+/// A listed tool: what the gateway reads of it, and its JSON as sent.
+/// `None` for an entry without a name (nothing could call it).
+fn listed_tool(json: Value) -> Option<(Tool, Value)> {
+    let name = json.get("name")?.as_str()?.to_owned();
+    let tool = serde_json::from_value::<Tool>(json.clone())
+        .unwrap_or_else(|_| Tool::new(name, "", Arc::new(JsonObject::new())));
+    Some((tool, json))
+}
+
+impl Entry<(Tool, Value)> {
+    fn typed(&self) -> Entry<Tool> {
+        Entry {
+            upstream: self.upstream,
+            name: self.name.clone(),
+            item: self.item.0.clone(),
         }
     }
 }
@@ -1124,44 +1270,61 @@ impl ServerHandler for Gateway {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         let first_page = p.as_ref().and_then(|p| p.cursor.as_ref()).is_none();
-        let mut result = if self.single() {
+        // Each tool as the upstream sent it, every field kept; only denied
+        // tools are left out and the gateway's own added.
+        let (mut page, mut tools) = if self.single() {
             // One upstream: its pages, as they are.
-            let page = self.list_tools_page(0, p, &ctx).await?;
-            self.shared.tools.extend(page.tools.iter().map(|t| {
-                (
-                    t.name.to_string(),
-                    Entry {
-                        upstream: 0,
-                        name: t.name.to_string(),
-                        item: t.clone(),
-                    },
-                )
-            }));
-            page
+            let mut page = self.list_tools_page(0, p, &ctx).await?;
+            let tools = match page.remove("tools") {
+                Some(Value::Array(tools)) => tools,
+                _ => Vec::new(),
+            };
+            let mut kept = Vec::with_capacity(tools.len());
+            let mut learned = Vec::with_capacity(tools.len());
+            for json in tools {
+                let Some((tool, json)) = listed_tool(json) else {
+                    continue;
+                };
+                let entry = Entry {
+                    upstream: 0,
+                    name: tool.name.to_string(),
+                    item: tool,
+                };
+                if !self.is_hidden(&entry) {
+                    kept.push(json);
+                }
+                learned.push((entry.name.clone(), entry));
+            }
+            self.shared.tools.extend(learned);
+            (page, kept)
         } else {
-            let tools = Box::pin(self.refresh_tools(&ctx))
-                .await
-                .into_iter()
-                .map(|(name, e)| {
-                    let mut t = e.item;
-                    t.name = name.into();
-                    t
-                })
-                .collect();
-            ListToolsResult::with_all_items(tools)
+            let mut kept = Vec::new();
+            for (name, e) in Box::pin(self.refresh_tools(&ctx)).await {
+                let typed = e.typed();
+                if self.is_hidden(&typed) {
+                    continue;
+                }
+                let mut json = e.item.1;
+                json["name"] = Value::String(name);
+                kept.push(json);
+            }
+            (JsonObject::new(), kept)
         };
-        result.tools.retain(|t| {
-            let entry = self.shared.tools.get(&t.name).unwrap_or(Entry {
-                upstream: 0,
-                name: t.name.to_string(),
-                item: t.clone(),
-            });
-            !self.is_hidden(&entry)
-        });
         if first_page {
-            result.tools.extend(gateway_tools());
+            tools.extend(
+                gateway_tools()
+                    .into_iter()
+                    .filter_map(|t| serde_json::to_value(t).ok()),
+            );
         }
-        Ok(result)
+        page.insert("tools".to_owned(), Value::Array(tools));
+        match JsonAnswer::put(&ctx, passthrough::Kind::ListTools, Value::Object(page)) {
+            // The JSON answers; what is returned here is not sent.
+            Ok(()) => Ok(ListToolsResult::default()),
+            Err(page) => serde_json::from_value(page).map_err(|e| {
+                McpError::internal_error(format!("cannot read tools/list: {e}"), None)
+            }),
+        }
     }
 
     async fn call_tool(
@@ -1213,10 +1376,10 @@ impl ServerHandler for Gateway {
         );
         tracing::info!(tool = %tool, server = %server, risk = %verdict.risk, action = %verdict.action.kind(), rule = verdict.rule.as_deref().unwrap_or(""), shadow = self.shared.policy.shadow(), "verdict");
         if self.shared.policy.shadow() {
-            return Box::pin(self.call_upstream(up, params, &ctx)).await;
+            return self.pass_call(up, params, &ctx).await;
         }
         let approval = match &verdict.action {
-            Action::Allow => return Box::pin(self.call_upstream(up, params, &ctx)).await,
+            Action::Allow => return self.pass_call(up, params, &ctx).await,
             Action::Deny => {
                 let reasons = verdict.reason_strings();
                 let text = format!(
@@ -1275,7 +1438,7 @@ impl ServerHandler for Gateway {
             )),
             Outcome::Run(record) => {
                 tracing::info!(approval_id = %record.request_id, tool = %held.tool, "approved; running");
-                Box::pin(self.call_upstream(up, params, &ctx)).await
+                self.pass_call(up, params, &ctx).await
             }
             Outcome::Answer(result) => Ok(CallToolResponse::Complete(result)),
             Outcome::Cancelled => Err(McpError::internal_error(
@@ -1298,9 +1461,10 @@ impl ServerHandler for Gateway {
                 .map(GetTaskResult::new)
                 .ok_or_else(|| McpError::invalid_params(format!("no task {:?}", p.task_id), None));
         }
+        let up = self.task_upstream(&p.task_id)?;
         match self
             .forward(
-                0,
+                up,
                 ClientRequest::GetTaskRequest(GetTaskRequest::new(p)),
                 &ctx,
             )
@@ -1326,8 +1490,9 @@ impl ServerHandler for Gateway {
                 ))
             };
         }
+        let up = self.task_upstream(&p.task_id)?;
         self.forward(
-            0,
+            up,
             ClientRequest::CancelTaskRequest(CancelTaskRequest::new(p)),
             &ctx,
         )
@@ -1346,8 +1511,9 @@ impl ServerHandler for Gateway {
                 None,
             ));
         }
+        let up = self.task_upstream(&p.task_id)?;
         self.forward(
-            0,
+            up,
             ClientRequest::UpdateTaskRequest(UpdateTaskRequest::new(p)),
             &ctx,
         )

@@ -15,6 +15,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use tokio_util::sync::CancellationToken;
 
 use super::hold::HoldSettings;
+use super::passthrough::{Answering, AnsweringSessions};
 use super::upstream::{Routes, Upstream, UpstreamSpec};
 use super::{Gateway, Shared};
 use crate::approval::ApprovalClient;
@@ -79,8 +80,11 @@ pub async fn run(opts: Proxy, stop: CancellationToken) -> anyhow::Result<()> {
     );
     match opts.listen {
         None => {
+            let stdio = rmcp::transport::IntoTransport::<rmcp::RoleServer, std::io::Error, _>::into_transport(
+                rmcp::transport::io::stdio_pipes(),
+            );
             let running = Gateway::session(&shared)
-                .serve(rmcp::transport::io::stdio_pipes())
+                .serve(Answering::new(stdio))
                 .await
                 .context("MCP handshake with the client on stdio failed")?;
             tokio::select! {
@@ -105,7 +109,7 @@ pub async fn run(opts: Proxy, stop: CancellationToken) -> anyhow::Result<()> {
             let factory_shared = shared.clone();
             let service = StreamableHttpService::new(
                 move || Ok(Gateway::session(&factory_shared)),
-                Arc::new(LocalSessionManager::default()),
+                Arc::new(AnsweringSessions(LocalSessionManager::default())),
                 config,
             );
             let mut router = axum::Router::new()

@@ -115,6 +115,47 @@ impl Tasks {
     }
 }
 
+/// Most upstream tasks remembered; the oldest are forgotten past it.
+const MAX_UPSTREAM_TASKS: usize = 10_000;
+
+/// Tasks the upstreams made, by id: the upstream that made each (its task
+/// methods go there, not to the first upstream) and the downstream session
+/// it was made for (no other session can reach it).
+#[derive(Default)]
+pub struct UpstreamTasks {
+    made: Mutex<Made>,
+}
+
+/// Task id to (upstream, session), and the ids in the order they came.
+type Made = (
+    HashMap<String, (usize, u64)>,
+    std::collections::VecDeque<String>,
+);
+
+impl UpstreamTasks {
+    pub fn made(&self, task_id: &str, upstream: usize, session: u64) {
+        let mut guard = self.made.lock().unwrap_or_else(|p| p.into_inner());
+        let (map, order) = &mut *guard;
+        if map
+            .insert(task_id.to_owned(), (upstream, session))
+            .is_none()
+        {
+            order.push_back(task_id.to_owned());
+        }
+        while order.len() > MAX_UPSTREAM_TASKS {
+            if let Some(old) = order.pop_front() {
+                map.remove(&old);
+            }
+        }
+    }
+
+    /// The upstream that made `task_id` and the session it was made for.
+    pub fn owner(&self, task_id: &str) -> Option<(usize, u64)> {
+        let guard = self.made.lock().unwrap_or_else(|p| p.into_inner());
+        guard.0.get(task_id).copied()
+    }
+}
+
 /// A JSON value as the object a task payload carries.
 pub fn as_object(value: serde_json::Value) -> JsonObject {
     match value {

@@ -17,7 +17,7 @@ use rmcp::model::{
 use rmcp::service::{
     NotificationContext, Peer, RequestContext, RunningService, Service, ServiceExt,
 };
-use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{ErrorData as McpError, RoleClient, RoleServer};
 use tokio::time::Instant;
 
@@ -355,9 +355,8 @@ impl Upstream {
             UpstreamSpec::Command { program, args } => {
                 let mut cmd = tokio::process::Command::new(program);
                 cmd.args(args);
-                let (transport, _) = TokioChildProcess::builder(cmd)
-                    .stderr(std::process::Stdio::inherit())
-                    .spawn()
+                // Results the gateway passes on stay the upstream's JSON.
+                let transport = super::child::ChildTransport::spawn(cmd)
                     .map_err(|e| redact_urls(&e.to_string()))?;
                 handler
                     .serve(transport)

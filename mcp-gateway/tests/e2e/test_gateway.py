@@ -24,13 +24,6 @@ def dump(items):
     return [i.model_dump(mode="json", exclude_none=True) for i in items]
 
 
-def without_execution(tools):
-    """The 2025-11-25 `execution.taskSupport` hint is dropped on purpose: the
-    gateway does not proxy task-augmented calls of that revision, so it must
-    not advertise them (see ARCHITECTURE.md)."""
-    return [{k: v for k, v in t.items() if k != "execution"} for t in tools]
-
-
 def facts(result):
     """What the gateway says about the approval, from the result's _meta."""
     return result.meta["hitl/approval"]
@@ -51,7 +44,7 @@ async def test_tool_list_is_the_upstreams_plus_the_gateway_tools(bot, fsroot, up
     async with session(gateway_params(bot.url, cmd)) as gw:
         got = dump((await gw.list_tools()).tools)
     assert {t["name"] for t in got} - {t["name"] for t in want} == GATEWAY_TOOLS
-    assert [t for t in got if t["name"] not in GATEWAY_TOOLS] == without_execution(want)
+    assert [t for t in got if t["name"] not in GATEWAY_TOOLS] == want
 
 
 async def test_safe_calls_prompts_and_resources_pass_through_unchanged(bot):
