@@ -296,3 +296,164 @@ async fn an_unknown_image_command_is_refused_by_name() {
         "{err}"
     );
 }
+
+/// The fake runtime on its own, for the tests that spawn the binary
+/// themselves.
+struct Runtime {
+    api: String,
+    events: mpsc::UnboundedSender<(String, Value)>,
+    outcomes: mpsc::UnboundedReceiver<Outcome>,
+}
+
+impl Runtime {
+    async fn start() -> Self {
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (outcomes_tx, outcomes) = mpsc::unbounded_channel();
+        let fake = Fake {
+            events: Arc::new(Mutex::new(events_rx)),
+            outcomes: outcomes_tx,
+        };
+        let app = axum::Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route("/2018-06-01/runtime/invocation/{id}/{kind}", post(answer))
+            .with_state(fake);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self {
+            api,
+            events: events_tx,
+            outcomes,
+        }
+    }
+
+    async fn invoke(&mut self, id: &str, event: Value) -> Outcome {
+        self.events.send((id.to_owned(), event)).unwrap();
+        let out = tokio::time::timeout(Duration::from_secs(30), self.outcomes.recv())
+            .await
+            .expect("the function answered")
+            .unwrap();
+        assert_eq!(out.id, id);
+        out
+    }
+}
+
+/// The image's `router` command starts with neither a table nor the
+/// service's credentials, and turns a DynamoDB stream batch (as the event
+/// source mapping delivers it) into messages on the channel's FIFO queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_router_image_command_queues_stream_records_without_the_service() {
+    let moto = Moto::start().await;
+    let conf = crate::aws_emulator::sdk_config(&moto.url).await;
+    let sqs = aws_sdk_sqs::Client::new(&conf);
+    let queue = sqs
+        .create_queue()
+        .queue_name("hitl-outbox-sns.fifo")
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let mut rt = Runtime::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let _child = tokio::process::Command::new(bin())
+        .env_remove("HITL_TOKEN")
+        .env_remove("HITL_SECRET_ARN")
+        .env_remove("TABLE_NAME")
+        .env_remove("HITL_CONFIG")
+        .env("_HANDLER", "router")
+        .env("OUTBOX_QUEUE_URLS", json!({ "sns": queue }).to_string())
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_LAMBDA_RUNTIME_API", &rt.api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "hitl-router")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/hitl-router")
+        .env("HITL_DATA_DIR", dir.path())
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let stream_arn =
+        "arn:aws:dynamodb:us-east-1:123456789012:table/hitl/stream/2026-12-03T00:00:00.000";
+    let record = |seq: &str, image: Value| {
+        json!({
+            "eventID": format!("ev-{seq}"),
+            "eventName": "INSERT",
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
+            "dynamodb": {
+                "ApproximateCreationDateTime": 1_796_300_000,
+                "Keys": {"pk": image["pk"], "sk": image["sk"]},
+                "NewImage": image,
+                "SequenceNumber": seq,
+                "SizeBytes": 200,
+                "StreamViewType": "NEW_IMAGE"
+            },
+            "eventSourceARN": stream_arn
+        })
+    };
+    let batch = json!({"Records": [
+        record("100", json!({"pk": {"S": "REQ#apr_r1"}, "sk": {"S": "REC"}, "record": {"S": "{}"}})),
+        record("101", json!({"pk": {"S": "REQ#apr_r1"}, "sk": {"S": "OUT#00000000000000000001#sns"},
+            "kind": {"S": "outbox"}, "channel": {"S": "sns"}, "request_id": {"S": "apr_r1"},
+            "seq": {"N": "1"}, "notice": {"S": "created"}})),
+    ]});
+    let routed = rt.invoke("inv-1", batch).await;
+    assert!(routed.ok, "{routed:?}");
+    assert_eq!(routed.body, json!({"batchItemFailures": []}));
+    let got = sqs
+        .receive_message()
+        .queue_url(&queue)
+        .max_number_of_messages(10)
+        .message_system_attribute_names(
+            aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId,
+        )
+        .wait_time_seconds(2)
+        .send()
+        .await
+        .unwrap();
+    let messages = got.messages();
+    assert_eq!(
+        messages.len(),
+        1,
+        "only the outbox row is queued: {messages:?}"
+    );
+    let body: Value = serde_json::from_str(messages[0].body().unwrap()).unwrap();
+    assert_eq!(
+        body,
+        json!({"request_id": "apr_r1", "seq": 1, "channel": "sns"})
+    );
+    assert_eq!(
+        messages[0].attributes().unwrap()
+            [&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId],
+        "apr_r1"
+    );
+
+    // A row for a channel with no queue fails from that record on, so the
+    // stream retries it (and its dead-letter queue keeps it), never drops it.
+    let orphan = json!({"Records": [
+        record("102", json!({"pk": {"S": "REQ#apr_r2"}, "sk": {"S": "OUT#00000000000000000001#teams"},
+            "kind": {"S": "outbox"}, "channel": {"S": "teams"}, "request_id": {"S": "apr_r2"},
+            "seq": {"N": "1"}})),
+    ]});
+    let refused = rt.invoke("inv-2", orphan).await;
+    assert!(refused.ok, "{refused:?}");
+    assert_eq!(
+        refused.body,
+        json!({"batchItemFailures": [{"itemIdentifier": "102"}]})
+    );
+
+    // The router is not the API.
+    let url = rt.invoke("inv-3", url_event("GET", "/healthz", None)).await;
+    assert!(!url.ok, "{url:?}");
+    assert!(url.body.to_string().contains("outbox router"), "{url:?}");
+}
