@@ -1,7 +1,7 @@
-//! Benchmark of the Teams click path as the second stage will wire it: a
-//! signed `adaptiveCard/action` invoke -> Bot Framework token checked
-//! (RS256, cached keys, endorsements, serviceurl, allowlist) -> the
-//! activity's once-key claimed -> decision recorded -> the decided card
+//! Benchmark of the Teams click path through the real `/teams/messages`
+//! handler: a signed `adaptiveCard/action` invoke -> Bot Framework token
+//! checked (RS256, cached keys, endorsements, serviceurl, allowlist) -> the
+//! activity's once-key claimed -> decision recorded -> the refreshed card
 //! built -> the invoke response, paced at 100 invokes/s on loopback, open
 //! loop (each invoke timed from when it was due). A real service on a real
 //! SQLite file; the tokens are signed by the test issuer
@@ -15,18 +15,15 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{FromRef, State};
-use axum::routing::post;
-use axum::{Json, Router};
 use hitl_bot::Running;
 use hitl_bot::clock::Clock;
-use hitl_bot::service::{ApprovalService, Settings};
+use hitl_bot::notify::Notifier;
+use hitl_bot::service::Settings;
 use hitl_bot::store::sqlite::SqliteStore;
-use hitl_bot::teams::activity::invoke_card_response;
+use hitl_bot::teams::Teams;
 use hitl_bot::teams::settings::TeamsSettings;
-use hitl_bot::teams::{Activity, TeamsAuth, Verified};
-use hitl_cards::{Templates, teams};
-use hitl_wire::api::{CreateApproval, DecisionAction};
+use hitl_cards::Templates;
+use hitl_wire::api::CreateApproval;
 use serde_json::{Value, json};
 
 const APP_ID: &str = "6e0fb6d4-0f5e-4c9a-9d4f-1a2b3c4d5e6f";
@@ -34,46 +31,6 @@ const SERVICE_URL: &str = "https://smba.trafficmanager.net/amer/";
 const RATE: u64 = 100;
 const REQUESTS: usize = 1000;
 const RUNS: usize = 3;
-
-#[derive(Clone)]
-struct AppState {
-    auth: Arc<TeamsAuth>,
-    svc: Arc<ApprovalService>,
-}
-
-impl FromRef<AppState> for Arc<TeamsAuth> {
-    fn from_ref(s: &AppState) -> Self {
-        s.auth.clone()
-    }
-}
-
-async fn messages(State(s): State<AppState>, v: Verified<Activity>) -> Json<Value> {
-    let key = v.once_key().unwrap().to_string();
-    assert!(
-        s.svc
-            .claim_once(&key, Duration::from_secs(3600))
-            .await
-            .unwrap()
-    );
-    let action = v.activity.card_action().unwrap();
-    let who = format!(
-        "teams:{}",
-        v.activity.from.aad_object_id.as_deref().unwrap()
-    );
-    let record = s
-        .svc
-        .decide(
-            &action.request_id.unwrap(),
-            DecisionAction::Approve,
-            &who,
-            action.reason,
-        )
-        .await
-        .unwrap();
-    let card =
-        teams::decided_card(&record, chrono::Utc::now(), &Templates::builtin(), None).unwrap();
-    Json(invoke_card_response(card))
-}
 
 #[allow(clippy::disallowed_methods)]
 fn issuer() -> (std::process::Child, String) {
@@ -127,13 +84,11 @@ async fn run(issuer_url: &str) -> (Duration, Duration, Duration) {
         openid_url: format!("{issuer_url}/botframework/openid"),
         ..TeamsSettings::default()
     };
-    let auth = Arc::new(TeamsAuth::new(&teams_settings, http.clone(), Clock::System).unwrap());
-    let router = Router::new()
-        .route("/teams/messages", post(messages))
-        .with_state(AppState {
-            auth: auth.clone(),
-            svc: svc.clone(),
-        });
+    // The adapter is attached to the service but not one of its notifiers:
+    // with no conversation configured, posting cards is not what is timed.
+    let teams = Teams::new(&teams_settings, Templates::builtin(), Clock::System).unwrap();
+    let _ = teams.attach(&svc, &running.shutdown_token());
+    let router = hitl_bot::teams::router(teams);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/teams/messages", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -163,8 +118,21 @@ async fn run(issuer_url: &str) -> (Duration, Duration, Duration) {
         let id = svc.create(body).await.unwrap().0.request_id;
         bodies.push(serde_json::to_vec(&invoke(i, &id)).unwrap());
     }
-    // Warm the key cache: in service the keys are fetched once per 12 h.
-    auth.check(&token, SERVICE_URL, "msteams").await.unwrap();
+    // Warm the key cache with one invoke: in service the keys are fetched
+    // once per 12 h.
+    let warm: CreateApproval = serde_json::from_value(json!({
+        "tool": "warm", "risk": "high", "requester": "agent", "arguments": {}
+    }))
+    .unwrap();
+    let warm = svc.create(warm).await.unwrap().0.request_id;
+    let resp = http
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&invoke(REQUESTS, &warm))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
 
     let period = Duration::from_nanos(1_000_000_000 / RATE);
     let started = tokio::time::Instant::now();

@@ -529,3 +529,81 @@ fn lease(secs: Option<u64>) -> anyhow::Result<Option<Duration>> {
         Some(n) => bail!("lease_secs must be between 1 and 30 (got {n})"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(file: &str, teams: TeamsArgs) -> anyhow::Result<ServeConfig> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("hitl.toml");
+        std::fs::write(&path, file)?;
+        ServeArgs {
+            config: Some(path),
+            data_dir: Some(dir.path().to_path_buf()),
+            teams,
+            ..ServeArgs::default()
+        }
+        .resolve()
+    }
+
+    #[test]
+    fn teams_settings_come_from_the_config_file_and_the_environment_wins() {
+        let file = r#"
+teams_app_id = "6e0fb6d4-0f5e-4c9a-9d4f-1a2b3c4d5e6f"
+teams_tenant_id = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+teams_service_url = "https://smba.trafficmanager.net/amer"
+teams_conversation_id = "19:ops@thread.tacv2"
+teams_allowed_service_urls = ["http://127.0.0.1:3978"]
+teams_webhook_deciders = ["teams:ana@contoso.com"]
+"#;
+        let env = TeamsArgs {
+            teams_conversation_id: Some("19:other@thread.tacv2".into()),
+            ..TeamsArgs::default()
+        };
+        let t = resolve(file, env).unwrap().teams.unwrap();
+        assert_eq!(t.app_id, "6e0fb6d4-0f5e-4c9a-9d4f-1a2b3c4d5e6f");
+        assert_eq!(
+            t.service_url.as_deref(),
+            Some("https://smba.trafficmanager.net/amer/")
+        );
+        assert_eq!(t.conversation_id.as_deref(), Some("19:other@thread.tacv2"));
+        assert_eq!(t.allowed_service_urls, vec!["http://127.0.0.1:3978"]);
+        assert_eq!(
+            t.token_url(),
+            "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token"
+        );
+        assert_eq!(t.openid_url, BOT_FRAMEWORK_OPENID_URL);
+    }
+
+    #[test]
+    fn teams_is_off_without_an_app_id_and_bad_teams_settings_stop_the_start() {
+        assert!(resolve("", TeamsArgs::default()).unwrap().teams.is_none());
+        let half = resolve(
+            r#"teams_conversation_id = "19:x@thread.tacv2""#,
+            TeamsArgs::default(),
+        );
+        assert!(half.unwrap_err().to_string().contains("TEAMS_APP_ID"));
+        // The bot's token must never go to a connector over plain http off loopback.
+        let http = resolve(
+            "teams_app_id = \"a\"\nteams_token_url = \"http://login.example.com/t/oauth2/v2.0/token\"",
+            TeamsArgs::default(),
+        );
+        assert!(http.unwrap_err().to_string().contains("TEAMS_TOKEN_URL"));
+        let wildcard = resolve(
+            "teams_app_id = \"a\"\nteams_allowed_service_urls = [\"https://*.trafficmanager.net\"]",
+            TeamsArgs::default(),
+        );
+        assert!(wildcard.unwrap_err().to_string().contains("wildcard"));
+        let deciders = resolve(
+            "teams_app_id = \"a\"\nteams_webhook_deciders = [\"teams:\"]",
+            TeamsArgs::default(),
+        );
+        assert!(
+            deciders
+                .unwrap_err()
+                .to_string()
+                .contains("TEAMS_WEBHOOK_DECIDERS")
+        );
+    }
+}

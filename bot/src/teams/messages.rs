@@ -85,6 +85,7 @@ pub async fn endpoint(
         None => true,
     };
     let activity = req.activity;
+    references::remember_user(&svc, &activity).await;
     if !first {
         tracing::info!(
             activity = activity.id.as_deref().unwrap_or(""),

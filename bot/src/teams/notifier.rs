@@ -99,7 +99,8 @@ impl Teams {
             return Ok(existing);
         }
         let to = self.destination(record).await?;
-        let card = self.card_for(record, cards::View::Decide, None)?;
+        let mris = references::approver_mris(&svc, record).await;
+        let card = self.card_with_refresh(record, cards::View::Decide, None, &mris)?;
         let mut activity = card_message(card);
         if let Some(tenant) = &to.tenant_id {
             activity["channelData"] = serde_json::json!({ "tenant": { "id": tenant } });

@@ -194,9 +194,20 @@ impl Teams {
         view: View,
         note: Option<&str>,
     ) -> Result<Value, TeamsError> {
+        self.card_with_refresh(record, view, note, &[])
+    }
+
+    /// [`Self::card_for`] with a `refresh` for these user MRIs.
+    pub(crate) fn card_with_refresh(
+        &self,
+        record: &ApprovalRecord,
+        view: View,
+        note: Option<&str>,
+        refresh_user_ids: &[String],
+    ) -> Result<Value, TeamsError> {
         let now = self.attached()?.now();
         let extras = Extras {
-            refresh_user_ids: &[],
+            refresh_user_ids,
             note,
         };
         Ok(cards::card(record, now, &self.templates, view, extras)?)
@@ -422,7 +433,9 @@ impl ChatPlatform for Teams {
                 record.request_id
             ))));
         };
-        let card = self.card_for(record, View::Decide, None)?;
+        let svc = self.attached()?;
+        let mris = super::references::approver_mris(&svc, record).await;
+        let card = self.card_with_refresh(record, View::Decide, None, &mris)?;
         let mut activity = card_message(card);
         activity["id"] = Value::from(at.message.clone());
         self.connector

@@ -628,3 +628,33 @@ async fn the_outgoing_webhook_lists_for_anyone_and_lets_only_configured_people_d
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     bot.stop().await;
 }
+
+#[tokio::test]
+async fn a_card_refreshes_for_the_approvers_the_bot_has_seen() {
+    let bot = Bot::start().await;
+    let su = bot.fake.service_url();
+    // Ben talks to the bot once: his MRI is learned from the activity.
+    bot.send(&message("s-1", &su, BEN, "help", None)).await;
+    bot.wait_call("help reply", |c| c.path.ends_with("/activities/s-1"))
+        .await;
+    bot.create(
+        json!({"request_id": "apr_refresh", "tool": "rm", "risk": "high",
+                      "requester": "agent", "arguments": {},
+                      "approvers": [format!("teams:{BEN}"), format!("teams:{ANA}")]}),
+    )
+    .await;
+    let posted = bot
+        .wait_call("card post", |c| {
+            c.body.contains("Action.Execute") && c.method == "POST"
+        })
+        .await;
+    let body: Value = serde_json::from_str(&posted.body).unwrap();
+    let refresh = &body["attachments"][0]["content"]["refresh"];
+    assert_eq!(
+        refresh["userIds"],
+        json!([format!("29:1{BEN}")]),
+        "{refresh}"
+    );
+    assert_eq!(refresh["action"]["verb"], "refresh");
+    bot.stop().await;
+}
