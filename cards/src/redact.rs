@@ -13,10 +13,13 @@
 //!   Anthropic, Stripe and Google keys, PEM private keys, JWTs,
 //!   `password=...` pairs, `curl -u user:pass`, `sshpass -p`, MySQL's
 //!   `-ppass`, passwords in URLs) are cut out wherever they
-//!   appear, leaving the rest of the text readable.
+//!   appear, leaving the rest of the text readable; then the formats of
+//!   gitleaks' maintained rule set ([`gitleaks`]), some 200 providers.
 //!
 //! Redaction fails towards hiding: `max_tokens` is redacted too, because
 //! "token" is in its name. That is the price of never showing a real token.
+
+pub mod gitleaks;
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -243,6 +246,14 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
 
 /// Cuts credential-looking fragments out of free text (see the module docs).
 pub fn redact_text(text: &str) -> Cow<'_, str> {
+    let out = hand_rules(text);
+    match gitleaks::redact(&out) {
+        Cow::Borrowed(_) => out,
+        Cow::Owned(more) => Cow::Owned(more),
+    }
+}
+
+fn hand_rules(text: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(text);
     for pattern in PATTERNS.iter() {
         if let Cow::Owned(replaced) = pattern.regex.replace_all(&out, |caps: &Captures<'_>| {

@@ -241,6 +241,9 @@ pub async fn wait_any(
     Ok(Json(ApprovalList { approvals }))
 }
 
+/// Most records read to fill one requester's page.
+const REQUESTER_SCAN: usize = 10_000;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
@@ -259,11 +262,26 @@ pub async fn list(
         .transpose()
         .map_err(|m| AppError::bad_request("invalid_query", m))?;
     let limit = limit_in_range(q.limit, DEFAULT_LIST_LIMIT)?;
-    let mut approvals = svc.list(status, limit).await?;
-    if caller.role() == Role::Requester {
-        let bound = bound_requesters(&svc).await?;
-        approvals.retain(|r| visible(&svc, &caller, &bound, r));
+    if caller.role() != Role::Requester {
+        return Ok(Json(ApprovalList {
+            approvals: svc.list(status, limit).await?,
+        }));
     }
+    // A requester sees its own requests only; filter before the limit, so
+    // a page is full while there are more: read wider until it is, the
+    // store runs out, or REQUESTER_SCAN records were read.
+    let bound = bound_requesters(&svc).await?;
+    let mut ask = limit;
+    let approvals = loop {
+        let mut got = svc.list(status, ask).await?;
+        let exhausted = got.len() < ask;
+        got.retain(|r| visible(&svc, &caller, &bound, r));
+        if got.len() >= limit || exhausted || ask >= REQUESTER_SCAN {
+            got.truncate(limit);
+            break got;
+        }
+        ask = ask.saturating_mul(4).min(REQUESTER_SCAN);
+    };
     Ok(Json(ApprovalList { approvals }))
 }
 

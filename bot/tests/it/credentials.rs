@@ -521,3 +521,34 @@ async fn an_approval_is_claimed_once_and_only_within_its_window() {
     assert!(s.record("late").await.get("executed_at").is_none());
     s.stop().await;
 }
+
+/// A requester's page is filled from its own requests: the filter runs
+/// before the limit, so others' requests never leave it short.
+#[tokio::test]
+async fn a_requesters_page_is_full_of_its_own_requests() {
+    let s = TestServer::start().await;
+    let a = s.credential(Role::Requester, Some("agent-a")).await;
+    for i in 0..2 {
+        let body = json!({"request_id": format!("a-{i}"), "tool": "deploy", "arguments": {}, "risk": "high", "requester": "agent-a"});
+        assert_eq!(
+            s.post_as(&a, "/v1/approvals", body).await.0,
+            StatusCode::CREATED
+        );
+    }
+    for i in 0..30 {
+        s.create(json!({"request_id": format!("shared-{i}")})).await;
+    }
+    let (status, list) = s.get_as(&a, "/v1/approvals?status=pending&limit=2").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let mut ids: Vec<String> = list["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["request_id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["a-0", "a-1"]);
+    let (_, list) = s.get_as(&a, "/v1/approvals?limit=1").await;
+    assert_eq!(list["approvals"].as_array().unwrap().len(), 1, "{list}");
+    s.stop().await;
+}

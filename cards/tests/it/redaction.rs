@@ -307,3 +307,52 @@ fn passwords_on_command_lines_and_well_known_key_formats_are_cut_out() {
         assert_eq!(redact_text(text), text);
     }
 }
+
+/// Formats only gitleaks' maintained rules know (the hand rules do not),
+/// as fake keys in each provider's real shape, from gitleaks' own test
+/// cases: cut out of free text and out of the card's arguments.
+#[test]
+fn provider_keys_from_the_gitleaks_rules_are_redacted_on_cards() {
+    let keys = [
+        ("shopify", "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"),
+        (
+            "sendgrid",
+            "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",
+        ),
+        (
+            "doppler",
+            "dp.pt.Xq7rT2mV9cLw4Nz8Hb3Kp6Yd1Fs5Gj0Ue2Ao9Ri4Mx7",
+        ),
+        ("databricks", "dapi8f3a2b9c7d1e4f5a6b0c9d8e7f6a5b4c"),
+        (
+            "digitalocean",
+            "dop_v1_3f9a1c7e5b2d8f4a6c0e9b1d7f3a5c8e2b4d6f0a9c1e7b3d5f8a2c4e6b0d9f1a",
+        ),
+        ("linear", "lin_api_Zk3Rt8Wq2Lp5Yx9Nv4Bm7Hc1Dg6Fj0Ks3Ta8Qe4u"),
+        (
+            "pypi",
+            "pypi-AgEIcHlwaS5vcmcCJDg2ZWJiNmE1LTc4YTktNDk3Zi04OWQ2LTZkNWE3ZDU0Zjk3MAACKlsz",
+        ),
+    ];
+    for (provider, key) in keys {
+        let text = format!("deploy --key {key} --verbose");
+        let out = redact_text(&text);
+        assert!(!out.contains(key), "{provider}: {out}");
+        assert!(
+            out.contains(REDACTED) && out.contains("--verbose"),
+            "{provider}: {out}"
+        );
+        let record = crate::fixtures::base(
+            "apr_gitleaks",
+            "run_shell",
+            json!({"command": text, "note": format!("the {provider} key is {key}")}),
+        );
+        let card = slack::request_message(&record, now(), &Templates::builtin()).unwrap();
+        assert!(!card.to_string().contains(key), "{provider} on the card");
+        let modal = slack::full_request_view(&record).to_string();
+        assert!(!modal.contains(key), "{provider} in the full request");
+    }
+    // Ordinary text is left as it is.
+    let plain = "SELECT id FROM orders WHERE shop = 'dp' AND region = 'eu'";
+    assert_eq!(redact_text(plain), plain);
+}

@@ -121,6 +121,16 @@ class FakeSlack:
             return {"ok": True, "view": dict(b.get("view") or {}, id="V0MODAL", team_id=TEAM)}
         if method == "usergroups.users.list":
             return {"ok": False, "error": "no_such_subteam"}
+        if method == "users.info":
+            # A full member of the workspace, as users.info shows one.
+            uid = b.get("user", "")
+            return {"ok": True, "user": {
+                "id": uid, "team_id": TEAM, "name": uid.lower(), "deleted": False, "real_name": uid.lower(),
+                "profile": {"real_name": uid.lower(), "display_name": uid.lower(), "team": TEAM},
+                "is_admin": False, "is_owner": False, "is_primary_owner": False, "is_restricted": False,
+                "is_ultra_restricted": False, "is_bot": False, "is_app_user": False, "updated": 1700000000}}
+        if method == "conversations.members":
+            return {"ok": True, "members": ["U0ALICE", "U0BOB42"], "response_metadata": {"next_cursor": ""}}
         if method == "auth.test":
             return {"ok": True, "url": "https://acme.slack.com/", "team": "Acme", "user": "hitl",
                     "team_id": TEAM, "user_id": "U0BOT", "bot_id": "B0BOT", "is_enterprise_install": False}
