@@ -41,10 +41,11 @@ impl Name {
     /// it is too long to be one we know.
     pub(super) fn of(word: &str) -> Option<Name> {
         let base = word.rsplit(['/', '\\']).next().unwrap_or(word);
-        let base = if base.len() > 4 && base[base.len() - 4..].eq_ignore_ascii_case(".exe") {
-            &base[..base.len() - 4]
-        } else {
-            base
+        // Byte offsets from the end may fall inside a multi-byte character.
+        let cut = base.len().saturating_sub(4);
+        let base = match (base.get(cut..), base.get(..cut)) {
+            (Some(ext), Some(stem)) if base.len() > 4 && ext.eq_ignore_ascii_case(".exe") => stem,
+            _ => base,
         };
         if base.len() > 32 {
             return None;
