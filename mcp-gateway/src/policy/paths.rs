@@ -497,6 +497,11 @@ const HITL_DATA_DIRS: &[&[&str]] = &[
     &["library", "application support", "hitl"],
     &["appdata", "roaming", "hitl"],
     &["appdata", "local", "hitl"],
+    // The same folders named through the variables that hold them.
+    &["%appdata%", "hitl"],
+    &["%localappdata%", "hitl"],
+    &["$xdg_data_home", "hitl"],
+    &["${xdg_data_home}", "hitl"],
 ];
 
 fn is_secret(parts: &[&str], rooted: bool, _home: bool) -> bool {

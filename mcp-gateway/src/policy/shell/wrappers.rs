@@ -284,10 +284,11 @@ impl Context<'_, '_> {
                 start += 1;
             }
         }
-        if !w.inert_with.is_empty() && has_short(args, w.inert_with) {
+        let own = &args[..start];
+        // Only its own options count: `command rm -rf / -v` still runs rm.
+        if !w.inert_with.is_empty() && has_short(own, w.inert_with) {
             return Facts::default();
         }
-        let own = &args[..start];
         if w.edits && (has_short(own, b"e") || has_long(own, "edit")) {
             for a in &args[start..] {
                 self.check_path(a.text, true);
