@@ -265,10 +265,10 @@ pub(crate) fn is_root_or_home(raw: &str) -> bool {
 }
 
 fn strip_file_scheme(path: &str) -> &str {
-    if path.len() >= 7 && path[..7].eq_ignore_ascii_case("file://") {
+    if starts_with_ci(path, "file://") {
         let rest = &path[7..];
         // `file://localhost/etc/passwd` and `file:///etc/passwd` both name /etc/passwd.
-        if rest.len() >= 9 && rest[..9].eq_ignore_ascii_case("localhost") {
+        if starts_with_ci(rest, "localhost") {
             return &rest[9..];
         }
         return rest;
@@ -280,7 +280,7 @@ fn strip_file_scheme(path: &str) -> &str {
 /// says the rest is relative to a home directory.
 fn strip_home(path: &str) -> (&str, bool) {
     for prefix in ["$HOME", "${HOME}", "%USERPROFILE%", "%HOMEPATH%"] {
-        if path.len() >= prefix.len() && path[..prefix.len()].eq_ignore_ascii_case(prefix) {
+        if starts_with_ci(path, prefix) {
             let rest = &path[prefix.len()..];
             if rest.is_empty() || rest.starts_with(['/', '\\']) {
                 return (rest, true);
@@ -314,7 +314,7 @@ fn strip_verbatim(path: &str) -> (&str, bool) {
     let sep = |c: u8| c == b'\\' || c == b'/';
     if b.len() >= 4 && sep(b[0]) && sep(b[1]) && (b[2] == b'?' || b[2] == b'.') && sep(b[3]) {
         let rest = &path[4..];
-        if rest.len() >= 4 && rest[..3].eq_ignore_ascii_case("UNC") && sep(rest.as_bytes()[3]) {
+        if rest.len() >= 4 && starts_with_ci(rest, "UNC") && sep(rest.as_bytes()[3]) {
             return (skip_share(&rest[4..]), true);
         }
         return (rest, true);
@@ -497,6 +497,11 @@ const HITL_DATA_DIRS: &[&[&str]] = &[
     &["library", "application support", "hitl"],
     &["appdata", "roaming", "hitl"],
     &["appdata", "local", "hitl"],
+    // The same folders named through the variables that hold them.
+    &["%appdata%", "hitl"],
+    &["%localappdata%", "hitl"],
+    &["$xdg_data_home", "hitl"],
+    &["${xdg_data_home}", "hitl"],
 ];
 
 fn is_secret(parts: &[&str], rooted: bool, _home: bool) -> bool {

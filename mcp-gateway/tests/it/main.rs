@@ -9,6 +9,7 @@
 mod builtin;
 mod cli;
 mod config_errors;
+mod fuzz_analysis;
 mod fuzz_policy;
 mod review_holes;
 mod rules;

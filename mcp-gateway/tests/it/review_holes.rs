@@ -201,6 +201,21 @@ fn secret_paths_in_every_form() {
     check_table(&[
         (
             "read_file",
+            r#"{"path": "%APPDATA%\\hitl\\approver-token"}"#,
+            Critical,
+        ),
+        (
+            "read_file",
+            r#"{"path": "%LOCALAPPDATA%/hitl/hitl.db"}"#,
+            Critical,
+        ),
+        (
+            "read_file",
+            r#"{"path": "$XDG_DATA_HOME/hitl/approver-token"}"#,
+            Critical,
+        ),
+        (
+            "read_file",
             r#"{"path": "/run/secrets/db_password"}"#,
             Critical,
         ),
@@ -363,6 +378,11 @@ fn shell_forms_that_hide_a_destructive_command() {
         ("git push --forc origin main", Critical),
         ("git push --force-w origin main", Critical),
         ("rm --recur /srv/data", Critical),
+        // Options after the wrapped command are that command's, not the
+        // wrapper's: `command -v` and `taskset -p` run nothing, these do.
+        ("command rm -rf / -v", Critical),
+        ("taskset -c 0 rm -rf / -p", Critical),
+        ("command -v rm", High),
         // Decoding without running is only a shell command.
         ("echo aGk= | base64 -d", High),
     ]);

@@ -28,8 +28,16 @@ fn risk_of(name: &str) -> Risk {
     }
 }
 
+/// Calls and exact answers for one server.
+#[derive(Default)]
+struct PerServer {
+    calls: usize,
+    exact: usize,
+}
+
 struct Figures {
     total: usize,
+    per_server: std::collections::BTreeMap<String, PerServer>,
     exact: usize,
     unseen: Vec<String>,
     low_held: Vec<String>,
@@ -42,6 +50,7 @@ fn figures() -> Figures {
     let policy = Policy::default();
     let mut f = Figures {
         total: calls.len(),
+        per_server: Default::default(),
         exact: 0,
         unseen: Vec::new(),
         low_held: Vec::new(),
@@ -59,7 +68,13 @@ fn figures() -> Figures {
             v.reason_strings(),
             call["why"].as_str().unwrap()
         );
+        let server = f
+            .per_server
+            .entry(call["server"].as_str().unwrap().to_owned())
+            .or_default();
+        server.calls += 1;
         if v.risk == want {
+            server.exact += 1;
             f.exact += 1;
         } else {
             f.misses.push(line.clone());
@@ -101,6 +116,20 @@ fn server_table_figures() {
         f.unseen.len(),
         f.low_held.len()
     );
+    let table: Value = serde_json::from_str(TABLE).unwrap();
+    let sources = table["servers"].as_object().unwrap();
+    println!("| server | source | version read | calls | exact |");
+    println!("|---|---|---|---|---|");
+    for (name, s) in &f.per_server {
+        let source = &sources[name.as_str()];
+        println!(
+            "| {name} | {} | {} | {} | {} |",
+            source[0].as_str().unwrap_or(""),
+            source[1].as_str().unwrap_or(""),
+            s.calls,
+            s.exact
+        );
+    }
     for m in &f.misses {
         println!("  miss: {m}");
     }
