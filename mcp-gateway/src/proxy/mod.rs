@@ -177,7 +177,7 @@ impl Gateway {
         request: ClientRequest,
         ctx: &RequestContext<RoleServer>,
     ) -> Result<ServerResult, McpError> {
-        let client = client_side(&ctx.peer);
+        let client = client_side(&ctx.peer, &ctx.meta);
         self.shared
             .routes
             .touch_session(self.session, &client.group, &ctx.peer);
@@ -974,9 +974,17 @@ macro_rules! pass {
     };
 }
 
-/// What the session's client declared at `initialize` (nothing when it did
-/// not initialize: a client that declares nothing gets no gated tools).
-fn client_side(peer: &rmcp::service::Peer<RoleServer>) -> upstream::ClientSide {
+/// What the client declared: in the request's `_meta` for a stateless
+/// 2026-07-28 call, else at `initialize` (nothing when neither: a client
+/// that declares nothing gets no capability-gated tools).
+fn client_side(peer: &rmcp::service::Peer<RoleServer>, meta: &MetaObject) -> upstream::ClientSide {
+    if let Some(caps) = meta.get("io.modelcontextprotocol/clientCapabilities") {
+        let capabilities = serde_json::from_value(caps.clone()).unwrap_or_default();
+        let info = meta
+            .get("io.modelcontextprotocol/clientInfo")
+            .and_then(|i| serde_json::from_value(i.clone()).ok());
+        return upstream::ClientSide::new(capabilities, info);
+    }
     match peer.peer_info() {
         Some(info) => {
             upstream::ClientSide::new(info.capabilities.clone(), Some(info.client_info.clone()))
@@ -1034,7 +1042,7 @@ impl ServerHandler for Gateway {
         ctx: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, McpError> {
         ctx.peer.set_peer_info(request.clone());
-        let client = client_side(&ctx.peer);
+        let client = client_side(&ctx.peer, &ctx.meta);
         self.shared
             .routes
             .touch_session(self.session, &client.group, &ctx.peer);
@@ -1045,7 +1053,7 @@ impl ServerHandler for Gateway {
 
     async fn discover(&self, ctx: RequestContext<RoleServer>) -> Result<DiscoverResult, McpError> {
         // Start the upstreams first, so what we describe is what they offer.
-        let client = client_side(&ctx.peer);
+        let client = client_side(&ctx.peer, &ctx.meta);
         self.shared
             .routes
             .touch_session(self.session, &client.group, &ctx.peer);
@@ -1347,7 +1355,7 @@ impl ServerHandler for Gateway {
         mut params: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let client = client_side(&ctx.peer);
+        let client = client_side(&ctx.peer, &ctx.meta);
         self.shared
             .routes
             .touch_session(self.session, &client.group, &ctx.peer);
@@ -1549,7 +1557,7 @@ impl ServerHandler for Gateway {
     }
 
     async fn on_roots_list_changed(&self, ctx: NotificationContext<RoleServer>) {
-        let client = client_side(&ctx.peer);
+        let client = client_side(&ctx.peer, &ctx.meta);
         for up in &self.shared.upstreams {
             if let Ok(peer) = up.peer(&client).await {
                 let _ = peer.notify_roots_list_changed().await;

@@ -517,6 +517,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn groups_are_equal_exactly_when_capabilities_are() {
+        use rmcp::model::ClientCapabilities;
+        let none = ClientCapabilities::default();
+        let rich = ClientCapabilities::builder()
+            .enable_roots()
+            .enable_sampling()
+            .enable_elicitation()
+            .build();
+        let rich_again = ClientCapabilities::builder()
+            .enable_elicitation()
+            .enable_sampling()
+            .enable_roots()
+            .build();
+        assert_eq!(group_key(&rich), group_key(&rich_again));
+        assert_ne!(group_key(&rich), group_key(&none));
+        let roots_only = ClientCapabilities::builder().enable_roots().build();
+        assert_ne!(group_key(&roots_only), group_key(&rich));
+    }
+
+    #[test]
     fn upstreams_are_shown_without_secrets() {
         let cmd = UpstreamSpec::Command {
             program: "mcp-server-db".into(),

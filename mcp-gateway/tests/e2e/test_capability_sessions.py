@@ -10,6 +10,7 @@ must see different lists, whichever connects first."""
 import contextlib
 import os
 import subprocess
+from pathlib import Path
 
 import anyio
 import mcp.types as types
@@ -101,7 +102,7 @@ def http_gateway(bot, tmp_path, config=""):
     )
     try:
         wait_port(port)
-        yield f"http://127.0.0.1:{port}/mcp"
+        yield f"http://127.0.0.1:{port}/mcp", proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -110,7 +111,7 @@ def http_gateway(bot, tmp_path, config=""):
 @pytest.mark.parametrize("order", [("legacy", "capable"), ("capable", "legacy")])
 async def test_http_sessions_see_the_tools_of_their_own_capabilities(bot, tmp_path, monkeypatch, expected, order):
     first, second = order
-    with http_gateway(bot, tmp_path) as url:
+    with http_gateway(bot, tmp_path) as (url, _):
         async with streamable_http_client(url) as a, client(a, first, monkeypatch) as s1:
             assert await tool_names(s1) == expected[first]
             async with streamable_http_client(url) as b, client(b, second, monkeypatch) as s2:
@@ -130,7 +131,7 @@ async def test_stdio_sessions_see_the_tools_of_their_own_capabilities(bot, monke
 
 
 async def test_sampling_from_the_upstream_reaches_a_client_that_declared_it(bot, tmp_path, monkeypatch):
-    with http_gateway(bot, tmp_path) as url:
+    with http_gateway(bot, tmp_path) as (url, _):
         async with streamable_http_client(url) as a, client(a, "capable", monkeypatch) as capable:
             # A legacy session connected later must not be the one asked.
             async with streamable_http_client(url) as b, client(b, "legacy", monkeypatch) as legacy:
@@ -142,7 +143,7 @@ async def test_sampling_from_the_upstream_reaches_a_client_that_declared_it(bot,
 
 
 async def test_the_session_cap_refuses_a_second_capability_set_clearly(bot, tmp_path, monkeypatch):
-    with http_gateway(bot, tmp_path, "[gateway]\nmax_upstream_sessions = 1\n") as url:
+    with http_gateway(bot, tmp_path, "[gateway]\nmax_upstream_sessions = 1\n") as (url, _):
         async with streamable_http_client(url) as a, client(a, "legacy", monkeypatch) as s1:
             assert "echo" in await tool_names(s1)
             with pytest.raises(Exception) as refused:
@@ -150,6 +151,31 @@ async def test_the_session_cap_refuses_a_second_capability_set_clearly(bot, tmp_
                     pass
             assert "max_upstream_sessions" in _messages(refused.value)
             # The session already open keeps working.
+            assert "echo" in await tool_names(s1)
+
+
+def children(pid):
+    """The live child processes of `pid` (the upstream servers it runs)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += (task / "children").read_text().split()
+    return [c for c in out if Path(f"/proc/{c}/stat").read_text().split(") ")[1][0] != "Z"]
+
+
+async def test_an_upstream_session_with_no_client_left_is_closed(bot, tmp_path, monkeypatch):
+    with http_gateway(bot, tmp_path) as (url, pid):
+        async with streamable_http_client(url) as a, client(a, "legacy", monkeypatch) as s1:
+            await tool_names(s1)
+            async with streamable_http_client(url) as b, client(b, "capable", monkeypatch) as s2:
+                await tool_names(s2)
+                assert len(children(pid)) == 2
+            # The capable client's session is gone (DELETE): its upstream
+            # child is closed once idle, the legacy one's stays.
+            for _ in range(150):
+                if len(children(pid)) == 1:
+                    break
+                await anyio.sleep(0.1)
+            assert len(children(pid)) == 1
             assert "echo" in await tool_names(s1)
 
 
