@@ -187,3 +187,32 @@ def _messages(exc):
     if exc.__cause__ is not None:
         out.append(_messages(exc.__cause__))
     return " ".join(out)
+
+
+# What the Python SDK client declares with the callbacks of CAPABLE.
+STATELESS_CAPABILITIES = {
+    "legacy": {},
+    "capable": {"roots": {"listChanged": True}, "sampling": {}, "elicitation": {"form": {}, "url": {}}},
+}
+
+
+@pytest.mark.parametrize("order", [("legacy", "capable"), ("capable", "legacy")])
+async def test_stateless_calls_see_the_tools_of_the_capabilities_they_declare(bot, tmp_path, expected, order):
+    from test_protocol_versions import CLIENT_INFO, INLINE_VERSION, post
+
+    def tools_list(kind):
+        meta = {
+            "io.modelcontextprotocol/protocolVersion": INLINE_VERSION,
+            "io.modelcontextprotocol/clientCapabilities": STATELESS_CAPABILITIES[kind],
+            "io.modelcontextprotocol/clientInfo": CLIENT_INFO,
+        }
+        message = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}}
+        headers = {"MCP-Protocol-Version": INLINE_VERSION, "Mcp-Method": "tools/list"}
+        status, _, messages, body = post(url, message, headers)
+        answers = [m for m in messages if m.get("id") == 1 and "result" in m]
+        assert status == 200 and len(answers) == 1, body[:2000]
+        return {t["name"] for t in answers[0]["result"]["tools"]}
+
+    with http_gateway(bot, tmp_path) as (url, _):
+        for kind in order:
+            assert await anyio.to_thread.run_sync(tools_list, kind) == expected[kind]
