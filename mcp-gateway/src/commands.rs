@@ -95,6 +95,9 @@ pub struct GatewaySection {
     pub max_held_per_session: Option<usize>,
     /// Calls the whole gateway may have held at once. Default 10000.
     pub max_held_per_gateway: Option<usize>,
+    /// Upstream sessions open at once per server: one per distinct set of
+    /// client capabilities. Default 16.
+    pub max_upstream_sessions: Option<usize>,
     /// Hold budgets per MCP client, by its `clientInfo.name`
     /// (`[gateway.clients."claude-code"]`).
     #[serde(default)]
@@ -294,6 +297,12 @@ pub fn proxy_settings(opts: &ServeOptions) -> anyhow::Result<crate::proxy::serve
             "[gateway] max_held_per_session and max_held_per_gateway must be at least 1 (got {per_session} and {per_gateway})"
         );
     }
+    let max_upstream_sessions = section
+        .max_upstream_sessions
+        .unwrap_or(crate::proxy::upstream::MAX_UPSTREAM_SESSIONS);
+    if max_upstream_sessions == 0 {
+        bail!("[gateway] max_upstream_sessions must be at least 1 (got 0)");
+    }
     let approval_url = opts
         .approval_url
         .clone()
@@ -338,6 +347,7 @@ pub fn proxy_settings(opts: &ServeOptions) -> anyhow::Result<crate::proxy::serve
             clients: std::sync::Arc::new(crate::proxy::hold::client_holds(section.clients)?),
         },
         held: crate::proxy::limits::HeldCounts::with_caps(per_session, per_gateway),
+        max_upstream_sessions,
         policy: std::sync::Arc::new(policy),
     })
 }

@@ -177,10 +177,13 @@ impl Gateway {
         request: ClientRequest,
         ctx: &RequestContext<RoleServer>,
     ) -> Result<ServerResult, McpError> {
-        self.shared.routes.touch_session(self.session, &ctx.peer);
+        let client = client_side(&ctx.peer, &ctx.meta);
+        self.shared
+            .routes
+            .touch_session(self.session, &client.group, &ctx.peer);
         let upstream = self.upstream(up);
         let peer = upstream
-            .peer()
+            .peer(&client)
             .await
             .map_err(|e| McpError::internal_error(e.to_string(), None))?;
         // Keep the client's own _meta (trace context and the like), but not the
@@ -547,17 +550,12 @@ impl Gateway {
         Err(last)
     }
 
-    /// Starts every upstream (declaring the first client's capabilities to
-    /// it). Fails only when none can start.
-    async fn start_upstreams(&self, client: Option<&ClientCapabilities>) -> Result<(), McpError> {
+    /// Starts this client's session on every upstream (declaring its
+    /// capabilities). Fails only when none can start.
+    async fn start_upstreams(&self, client: &upstream::ClientSide) -> Result<(), McpError> {
         let mut errors = Vec::new();
         for up in &self.shared.upstreams {
-            if let Some(caps) = client
-                && !up.started().await
-            {
-                up.set_client_capabilities(caps.clone());
-            }
-            if let Err(e) = up.peer().await {
+            if let Err(e) = up.peer(client).await {
                 tracing::warn!(upstream = %up.name, error = %e, "upstream did not start");
                 errors.push(e.to_string());
             }
@@ -976,6 +974,25 @@ macro_rules! pass {
     };
 }
 
+/// What the client declared: in the request's `_meta` for a stateless
+/// 2026-07-28 call, else at `initialize` (nothing when neither: a client
+/// that declares nothing gets no capability-gated tools).
+fn client_side(peer: &rmcp::service::Peer<RoleServer>, meta: &MetaObject) -> upstream::ClientSide {
+    if let Some(caps) = meta.get("io.modelcontextprotocol/clientCapabilities") {
+        let capabilities = serde_json::from_value(caps.clone()).unwrap_or_default();
+        let info = meta
+            .get("io.modelcontextprotocol/clientInfo")
+            .and_then(|i| serde_json::from_value(i.clone()).ok());
+        return upstream::ClientSide::new(capabilities, info);
+    }
+    match peer.peer_info() {
+        Some(info) => {
+            upstream::ClientSide::new(info.capabilities.clone(), Some(info.client_info.clone()))
+        }
+        None => upstream::ClientSide::new(ClientCapabilities::default(), None),
+    }
+}
+
 /// The capabilities of several upstreams together: the union.
 fn merged_info(upstreams: &[Arc<Upstream>]) -> ServerConfig {
     let mut info = ServerConfig::default();
@@ -1025,16 +1042,22 @@ impl ServerHandler for Gateway {
         ctx: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, McpError> {
         ctx.peer.set_peer_info(request.clone());
-        self.shared.routes.touch_session(self.session, &ctx.peer);
+        let client = client_side(&ctx.peer, &ctx.meta);
+        self.shared
+            .routes
+            .touch_session(self.session, &client.group, &ctx.peer);
         // Start first so the capabilities we answer with are the upstreams'.
-        self.start_upstreams(Some(&request.capabilities)).await?;
+        self.start_upstreams(&client).await?;
         self.negotiate_initialize(&request)
     }
 
     async fn discover(&self, ctx: RequestContext<RoleServer>) -> Result<DiscoverResult, McpError> {
         // Start the upstreams first, so what we describe is what they offer.
-        self.shared.routes.touch_session(self.session, &ctx.peer);
-        self.start_upstreams(None).await?;
+        let client = client_side(&ctx.peer, &ctx.meta);
+        self.shared
+            .routes
+            .touch_session(self.session, &client.group, &ctx.peer);
+        self.start_upstreams(&client).await?;
         Ok(DiscoverResult::from_server_info(
             self.supported_protocol_versions().into_owned(),
             self.get_info(),
@@ -1332,7 +1355,10 @@ impl ServerHandler for Gateway {
         mut params: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        self.shared.routes.touch_session(self.session, &ctx.peer);
+        let client = client_side(&ctx.peer, &ctx.meta);
+        self.shared
+            .routes
+            .touch_session(self.session, &client.group, &ctx.peer);
         if let Some(args) = &params.arguments {
             // Refused before anything looks deeper or forwards it.
             limits::check_depth(&Value::Object(args.clone()))
@@ -1530,9 +1556,10 @@ impl ServerHandler for Gateway {
         // watch that token.
     }
 
-    async fn on_roots_list_changed(&self, _ctx: NotificationContext<RoleServer>) {
+    async fn on_roots_list_changed(&self, ctx: NotificationContext<RoleServer>) {
+        let client = client_side(&ctx.peer, &ctx.meta);
         for up in &self.shared.upstreams {
-            if let Ok(peer) = up.peer().await {
+            if let Ok(peer) = up.peer(&client).await {
                 let _ = peer.notify_roots_list_changed().await;
             }
         }

@@ -36,11 +36,13 @@ pub struct Proxy {
     pub hold: HoldSettings,
     /// Caps on held calls, per session and in all.
     pub held: super::limits::HeldCounts,
+    /// Upstream sessions per server at most (one per capability set).
+    pub max_upstream_sessions: usize,
     pub policy: Arc<Policy>,
 }
 
-/// The capabilities the gateway declares to the upstream: everything it can
-/// pass on to a client.
+/// The gateway's clientInfo; each upstream session declares its clients'
+/// capabilities in place of these.
 fn client_config() -> ClientConfig {
     let caps = ClientCapabilities::builder()
         .enable_roots()
@@ -62,7 +64,14 @@ pub async fn run(opts: Proxy, stop: CancellationToken) -> anyhow::Result<()> {
         .iter()
         .enumerate()
         .map(|(i, (name, spec))| {
-            Upstream::new(i, name, spec.clone(), routes.clone(), client_config())
+            Upstream::new(
+                i,
+                name,
+                spec.clone(),
+                routes.clone(),
+                client_config(),
+                opts.max_upstream_sessions,
+            )
         })
         .collect();
     // Upstreams start when the first client initializes, so anything they

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::model::{
-    ClientConfig, ClientResult, EmptyResult, InitializeResult, ProgressToken, ServerNotification,
-    ServerRequest,
+    ClientConfig, ClientResult, EmptyResult, Implementation, InitializeResult, ProgressToken,
+    ServerNotification, ServerRequest,
 };
 use rmcp::service::{
     NotificationContext, Peer, RequestContext, RunningService, Service, ServiceExt,
@@ -72,10 +72,33 @@ pub enum UpstreamError {
     },
     #[error("cannot start the upstream MCP server {spec}: {cause}")]
     Start { spec: String, cause: String },
+    #[error(
+        "the upstream MCP server {spec} already has {max} sessions open, one per distinct set of client capabilities; raise `[gateway] max_upstream_sessions` in the config file (now {max}) or connect clients that declare the same capabilities"
+    )]
+    TooManySessions { spec: String, max: usize },
 }
 
 /// A downstream session and the progress token its client chose.
 type Downstream = (Peer<RoleServer>, ProgressToken);
+
+/// Which upstream session a downstream session uses: its client's declared
+/// capabilities, as canonical JSON. Sessions share an upstream session only
+/// when these are identical, so each sees the tools the upstream offers a
+/// client like it (servers gate tools on roots, sampling, elicitation).
+pub type GroupKey = Arc<str>;
+
+/// Upstream sessions per server by default (see `max_upstream_sessions`).
+pub const MAX_UPSTREAM_SESSIONS: usize = 16;
+
+/// An upstream session with no downstream session left is closed after this.
+const IDLE_CLOSE: Duration = Duration::from_secs(5);
+
+/// The group of a client that declared `capabilities`.
+pub fn group_key(capabilities: &rmcp::model::ClientCapabilities) -> GroupKey {
+    // serde_json's maps are sorted, so equal capabilities give equal keys.
+    let value = serde_json::to_value(capabilities).unwrap_or_default();
+    Arc::from(value.to_string())
+}
 
 /// Where upstream traffic goes back to: downstream sessions and the
 /// downstream progress token behind each upstream one.
@@ -86,8 +109,9 @@ pub struct Routes {
     /// Routes of finished calls, dropped once their grace period is over
     /// (swept on each new route: no timer task per call).
     retired: Mutex<std::collections::VecDeque<(Instant, (usize, ProgressToken))>>,
-    /// Downstream sessions by the gateway's session number, most recent last.
-    sessions: Mutex<Vec<(u64, Peer<RoleServer>)>>,
+    /// Downstream sessions by the gateway's session number and group, most
+    /// recent last.
+    sessions: Mutex<Vec<(u64, GroupKey, Peer<RoleServer>)>>,
 }
 
 impl Routes {
@@ -96,10 +120,10 @@ impl Routes {
     }
 
     /// Remembers a downstream session as the most recently active one.
-    pub fn touch_session(&self, session: u64, peer: &Peer<RoleServer>) {
+    pub fn touch_session(&self, session: u64, group: &GroupKey, peer: &Peer<RoleServer>) {
         let mut sessions = Self::lock(&self.sessions);
-        sessions.retain(|(id, p)| *id != session && !p.is_transport_closed());
-        sessions.push((session, peer.clone()));
+        sessions.retain(|(id, _, p)| *id != session && !p.is_transport_closed());
+        sessions.push((session, group.clone(), peer.clone()));
     }
 
     pub fn add_progress(
@@ -138,22 +162,29 @@ impl Routes {
             .cloned()
     }
 
-    fn sessions(&self) -> Vec<Peer<RoleServer>> {
+    /// The live downstream sessions of `group`, most recent last.
+    fn sessions(&self, group: &GroupKey) -> Vec<Peer<RoleServer>> {
         let mut s = Self::lock(&self.sessions);
-        s.retain(|(_, p)| !p.is_transport_closed());
-        s.iter().map(|(_, p)| p.clone()).collect()
+        s.retain(|(_, _, p)| !p.is_transport_closed());
+        s.iter()
+            .filter(|(_, g, _)| g == group)
+            .map(|(_, _, p)| p.clone())
+            .collect()
     }
 }
 
-/// The gateway's client side: forwards what the upstream sends.
+/// The gateway's client side of one upstream session: forwards what the
+/// upstream sends to the downstream sessions of its group.
 #[derive(Clone)]
 pub struct UpstreamHandler {
     routes: Arc<Routes>,
     /// This upstream's place in the gateway's list (for progress routes).
     index: usize,
-    /// What the gateway declares to the upstream: the first client's
-    /// capabilities, so the upstream asks only for what a client can answer.
-    info: Arc<std::sync::RwLock<ClientConfig>>,
+    group: GroupKey,
+    /// What the gateway declares to the upstream: the capabilities and
+    /// clientInfo of the group's first client, so the upstream offers and
+    /// asks only what such a client can take.
+    info: ClientConfig,
 }
 
 impl Service<RoleClient> for UpstreamHandler {
@@ -165,11 +196,11 @@ impl Service<RoleClient> for UpstreamHandler {
         if let ServerRequest::PingRequest(_) = request {
             return Ok(ClientResult::EmptyResult(EmptyResult {}));
         }
-        // Sampling, elicitation and roots go to the client that is talking to
-        // us now (the most recent session).
-        let Some(peer) = self.routes.sessions().pop() else {
+        // Sampling, elicitation and roots go to the most recently active
+        // client of this session's group: one that declared what is asked.
+        let Some(peer) = self.routes.sessions(&self.group).pop() else {
             return Err(McpError::internal_error(
-                "no MCP client is connected to the gateway",
+                "no MCP client with these capabilities is connected to the gateway",
                 None,
             ));
         };
@@ -198,7 +229,7 @@ impl Service<RoleClient> for UpstreamHandler {
             // Cancellations refer to upstream request ids the client never saw.
             ServerNotification::CancelledNotification(_) => {}
             other => {
-                for peer in self.routes.sessions() {
+                for peer in self.routes.sessions(&self.group) {
                     let _ = peer.send_notification(other.clone()).await;
                 }
             }
@@ -207,7 +238,7 @@ impl Service<RoleClient> for UpstreamHandler {
     }
 
     fn get_info(&self) -> ClientConfig {
-        self.info.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.info.clone()
     }
 }
 
@@ -218,14 +249,28 @@ struct Conn {
     last_error: String,
     /// Connected at least once: only then does the supervisor restart it.
     started: bool,
+    /// Since when no downstream session of the group is left.
+    idle_since: Option<Instant>,
 }
 
-/// One upstream server, connected on demand and restarted after it dies.
+/// One upstream session: a child process, or an MCP session at a URL.
+struct Session {
+    handler: UpstreamHandler,
+    conn: tokio::sync::Mutex<Conn>,
+}
+
+/// One upstream server, connected on demand (one session per group of
+/// clients) and restarted after it dies.
 pub struct Upstream {
     pub name: String,
     spec: UpstreamSpec,
-    handler: UpstreamHandler,
-    conn: tokio::sync::Mutex<Conn>,
+    index: usize,
+    routes: Arc<Routes>,
+    /// The gateway's own clientInfo and protocol version, with each group's
+    /// capabilities and clientInfo put in.
+    base: ClientConfig,
+    max_sessions: usize,
+    sessions: Mutex<HashMap<GroupKey, Arc<Session>>>,
     info: std::sync::RwLock<Option<InitializeResult>>,
 }
 
@@ -245,6 +290,27 @@ fn backoff(failures: u32) -> Duration {
     Duration::from_secs(secs).min(MAX_BACKOFF)
 }
 
+/// What a downstream client declared, as the upstream should see it.
+#[derive(Clone)]
+pub struct ClientSide {
+    pub group: GroupKey,
+    pub capabilities: rmcp::model::ClientCapabilities,
+    pub client_info: Option<Implementation>,
+}
+
+impl ClientSide {
+    pub fn new(
+        capabilities: rmcp::model::ClientCapabilities,
+        client_info: Option<Implementation>,
+    ) -> Self {
+        Self {
+            group: group_key(&capabilities),
+            capabilities,
+            client_info,
+        }
+    }
+}
+
 impl Upstream {
     /// Upstream number `index` of the gateway, called `name`.
     pub fn new(
@@ -252,40 +318,19 @@ impl Upstream {
         name: &str,
         spec: UpstreamSpec,
         routes: Arc<Routes>,
-        info: ClientConfig,
+        base: ClientConfig,
+        max_sessions: usize,
     ) -> Arc<Self> {
         Arc::new(Self {
             name: name.to_owned(),
             spec,
-            handler: UpstreamHandler {
-                routes,
-                index,
-                info: Arc::new(std::sync::RwLock::new(info)),
-            },
-            conn: tokio::sync::Mutex::new(Conn {
-                running: None,
-                failures: 0,
-                next_attempt: Instant::now(),
-                last_error: String::new(),
-                started: false,
-            }),
+            index,
+            routes,
+            base,
+            max_sessions,
+            sessions: Mutex::new(HashMap::new()),
             info: std::sync::RwLock::new(None),
         })
-    }
-
-    /// Declares `capabilities` (a client's) to the upstream from the next
-    /// connection on.
-    pub fn set_client_capabilities(&self, capabilities: rmcp::model::ClientCapabilities) {
-        self.handler
-            .info
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .capabilities = capabilities;
-    }
-
-    /// Whether the upstream has been started once.
-    pub async fn started(&self) -> bool {
-        self.conn.lock().await.started
     }
 
     pub fn spec(&self) -> &UpstreamSpec {
@@ -297,10 +342,54 @@ impl Upstream {
         self.info.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// A live peer, (re)starting the upstream if it is down and its backoff
-    /// has passed.
-    pub async fn peer(&self) -> Result<Peer<RoleClient>, UpstreamError> {
-        let mut c = self.conn.lock().await;
+    /// The upstream session of `client`'s group, made if it has none yet
+    /// and the cap allows.
+    fn session(&self, client: &ClientSide) -> Result<Arc<Session>, UpstreamError> {
+        let mut sessions = Routes::lock(&self.sessions);
+        if let Some(s) = sessions.get(&client.group) {
+            return Ok(s.clone());
+        }
+        if sessions.len() >= self.max_sessions {
+            return Err(UpstreamError::TooManySessions {
+                spec: self.spec.to_string(),
+                max: self.max_sessions,
+            });
+        }
+        let mut info = self.base.clone();
+        info.capabilities = client.capabilities.clone();
+        if let Some(ci) = &client.client_info {
+            info.client_info = ci.clone();
+        }
+        let session = Arc::new(Session {
+            handler: UpstreamHandler {
+                routes: self.routes.clone(),
+                index: self.index,
+                group: client.group.clone(),
+                info,
+            },
+            conn: tokio::sync::Mutex::new(Conn {
+                running: None,
+                failures: 0,
+                next_attempt: Instant::now(),
+                last_error: String::new(),
+                started: false,
+                idle_since: None,
+            }),
+        });
+        sessions.insert(client.group.clone(), session.clone());
+        Ok(session)
+    }
+
+    /// A live peer for `client`'s group, (re)starting its upstream session
+    /// if it is down and its backoff has passed.
+    pub async fn peer(&self, client: &ClientSide) -> Result<Peer<RoleClient>, UpstreamError> {
+        let session = self.session(client)?;
+        self.connected(&session).await
+    }
+
+    async fn connected(&self, session: &Session) -> Result<Peer<RoleClient>, UpstreamError> {
+        let mut c = session.conn.lock().await;
+        c.idle_since = None;
         if let Some(r) = &c.running {
             if !dead(r) {
                 return Ok(r.peer().clone());
@@ -319,7 +408,7 @@ impl Upstream {
                 retry_in: c.next_attempt - now,
             });
         }
-        match self.connect().await {
+        match self.connect(session.handler.clone()).await {
             Ok(running) => {
                 if let Some(info) = running.peer().peer_info() {
                     let mut result = InitializeResult::default();
@@ -349,8 +438,10 @@ impl Upstream {
         }
     }
 
-    async fn connect(&self) -> Result<RunningService<RoleClient, UpstreamHandler>, String> {
-        let handler = self.handler.clone();
+    async fn connect(
+        &self,
+        handler: UpstreamHandler,
+    ) -> Result<RunningService<RoleClient, UpstreamHandler>, String> {
         match &self.spec {
             UpstreamSpec::Command { program, args } => {
                 let mut cmd = tokio::process::Command::new(program);
@@ -373,8 +464,9 @@ impl Upstream {
         }
     }
 
-    /// Restarts the upstream in the background whenever it is down, so the
-    /// next call does not pay for the start.
+    /// Restarts upstream sessions in the background whenever they are down,
+    /// so the next call does not pay for the start, and closes those whose
+    /// downstream sessions are all gone.
     pub fn supervise(self: &Arc<Self>, stop: tokio_util::sync::CancellationToken) {
         let me = Arc::downgrade(self);
         tokio::spawn(async move {
@@ -385,14 +477,35 @@ impl Upstream {
                     _ = tick.tick() => {}
                 }
                 let Some(up) = me.upgrade() else { return };
-                let down = {
-                    let c = up.conn.lock().await;
-                    c.started
+                let sessions: Vec<_> = Routes::lock(&up.sessions)
+                    .iter()
+                    .map(|(k, s)| (k.clone(), s.clone()))
+                    .collect();
+                for (group, session) in sessions {
+                    let in_use = !up.routes.sessions(&group).is_empty();
+                    let mut c = session.conn.lock().await;
+                    if !in_use {
+                        let since = *c.idle_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() >= IDLE_CLOSE {
+                            // Dropped from the map first, so no new caller
+                            // picks up a session being closed.
+                            Routes::lock(&up.sessions).remove(&group);
+                            if let Some(r) = c.running.take() {
+                                tracing::debug!(upstream = %up.name, "closing an idle upstream session");
+                                drop(c);
+                                let _ = r.cancel().await;
+                            }
+                        }
+                        continue;
+                    }
+                    c.idle_since = None;
+                    let down = c.started
                         && c.running.as_ref().is_none_or(dead)
-                        && Instant::now() >= c.next_attempt
-                };
-                if down && let Err(e) = up.peer().await {
-                    tracing::warn!(upstream = %up.name, error = %e, "upstream restart failed");
+                        && Instant::now() >= c.next_attempt;
+                    drop(c);
+                    if down && let Err(e) = up.connected(&session).await {
+                        tracing::warn!(upstream = %up.name, error = %e, "upstream restart failed");
+                    }
                 }
             }
         });
@@ -402,6 +515,26 @@ impl Upstream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn groups_are_equal_exactly_when_capabilities_are() {
+        use rmcp::model::ClientCapabilities;
+        let none = ClientCapabilities::default();
+        let rich = ClientCapabilities::builder()
+            .enable_roots()
+            .enable_sampling()
+            .enable_elicitation()
+            .build();
+        let rich_again = ClientCapabilities::builder()
+            .enable_elicitation()
+            .enable_sampling()
+            .enable_roots()
+            .build();
+        assert_eq!(group_key(&rich), group_key(&rich_again));
+        assert_ne!(group_key(&rich), group_key(&none));
+        let roots_only = ClientCapabilities::builder().enable_roots().build();
+        assert_ne!(group_key(&roots_only), group_key(&rich));
+    }
 
     #[test]
     fn upstreams_are_shown_without_secrets() {
