@@ -67,8 +67,9 @@ async fn answer(State(f): State<Fake>, Path((id, kind)): Path<(String, String)>,
         .unwrap();
 }
 
-/// A function URL event as AWS sends it.
-fn url_event(method: &str, path: &str, body: Option<Value>) -> Value {
+/// A function URL event as AWS sends it; `target` may carry a query.
+fn url_event(method: &str, target: &str, body: Option<Value>) -> Value {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let host = "abcdefghij.lambda-url.us-east-1.on.aws";
     let mut headers = json!({
         "host": host,
@@ -87,7 +88,7 @@ fn url_event(method: &str, path: &str, body: Option<Value>) -> Value {
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": path,
-        "rawQueryString": "",
+        "rawQueryString": query,
         "headers": headers,
         "requestContext": {
             "accountId": "anonymous",
@@ -244,6 +245,37 @@ async fn serves_function_url_events(args: &[&str], handler: Option<&str>, env: &
     let record: Value = serde_json::from_str(got.body["body"].as_str().unwrap()).unwrap();
     assert_eq!(record["status"], "pending");
     assert_eq!(got.body["headers"]["content-type"], "application/json");
+
+    // Long-polls longer than the cap (2 s here) are valid: they end at the
+    // cap with nothing decided, and the caller polls again. Uncapped, these
+    // would outlast the runtime's 30 s wait for an answer.
+    let polled = invoke(
+        "inv-3a",
+        url_event("GET", "/v1/approvals/apr_lambda_1?wait=300", None),
+    )
+    .await;
+    assert_eq!(polled.body["statusCode"], 200, "{polled:?}");
+    let record: Value = serde_json::from_str(polled.body["body"].as_str().unwrap()).unwrap();
+    assert_eq!(record["status"], "pending");
+    let polled = invoke(
+        "inv-3b",
+        url_event(
+            "POST",
+            "/v1/approvals/wait",
+            Some(json!({"request_ids": ["apr_lambda_1"], "wait_secs": 300})),
+        ),
+    )
+    .await;
+    assert_eq!(polled.body["statusCode"], 200, "{polled:?}");
+    let list: Value = serde_json::from_str(polled.body["body"].as_str().unwrap()).unwrap();
+    assert_eq!(list["approvals"], json!([]), "{list}");
+    // Past what any caller may ask, it is still refused.
+    let refused = invoke(
+        "inv-3c",
+        url_event("GET", "/v1/approvals/apr_lambda_1?wait=301", None),
+    )
+    .await;
+    assert_eq!(refused.body["statusCode"], 400, "{refused:?}");
 
     // Without the token: the same router refuses, through Lambda too.
     let mut anon = url_event("GET", "/v1/approvals/apr_lambda_1", None);
