@@ -18,12 +18,18 @@ resource "aws_secretsmanager_secret" "bot" {
 
 resource "aws_secretsmanager_secret_version" "bot" {
   secret_id = aws_secretsmanager_secret.bot.id
+  # Every key the bot reads; an empty value means unset. The webhook and
+  # Socket Mode keys are filled in place when those are used.
   secret_string = jsonencode({
-    HITL_TOKEN           = data.aws_secretsmanager_random_password.api_token.random_password
-    HITL_TOKEN_PREVIOUS  = ""
-    SLACK_BOT_TOKEN      = var.slack_bot_token
-    SLACK_SIGNING_SECRET = var.slack_signing_secret
-    TEAMS_APP_PASSWORD   = var.teams_app_password
+    HITL_TOKEN                    = data.aws_secretsmanager_random_password.api_token.random_password
+    HITL_TOKEN_PREVIOUS           = ""
+    SLACK_BOT_TOKEN               = var.slack_bot_token
+    SLACK_SIGNING_SECRET          = var.slack_signing_secret
+    SLACK_SIGNING_SECRET_PREVIOUS = ""
+    SLACK_APP_TOKEN               = ""
+    TEAMS_APP_PASSWORD            = var.teams_app_password
+    TEAMS_WEBHOOK_SECRET          = ""
+    TEAMS_WEBHOOK_SECRET_PREVIOUS = ""
   })
   # The first value only: later values are rotated in place, outside
   # Terraform, and must not be reverted by the next apply.

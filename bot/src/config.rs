@@ -325,6 +325,8 @@ impl ServeArgs {
             retention: (retention_days > 0)
                 .then(|| Duration::from_secs(retention_days * 24 * 3600)),
             max_wait_secs: file.max_wait_secs.unwrap_or(defaults.max_wait_secs),
+            // Set by the host (Lambda), not by configuration.
+            hold_cap_secs: None,
             claim_window_secs: self
                 .claim_window_secs
                 .or(file.claim_window_secs)

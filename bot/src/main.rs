@@ -417,9 +417,10 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     let mut cfg = args.resolve()?;
     let lambda = lambda_host()?;
     if let Some(cap) = lambda {
-        // A held call costs function time: long-polls end early and the
-        // gateway polls again.
-        cfg.settings.max_wait_secs = cfg.settings.max_wait_secs.min(cap);
+        // A held call costs function time: long-polls end at the cap and
+        // the gateway polls again (a longer ask is still valid, so gateways
+        // need not know the cap).
+        cfg.settings.hold_cap_secs = Some(cap);
         // Nothing runs between invocations: the queues drain the outbox.
         if queues.is_some() {
             cfg.settings.outbox.drain_in_process = false;
@@ -525,7 +526,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     );
     if lambda.is_some() {
         tracing::info!(
-            max_wait_secs = running.service.settings().max_wait_secs,
+            hold_cap_secs = running.service.settings().hold_cap_secs,
             "serving Lambda invocations"
         );
         let tasks = sfn.map(|w| hitl_bot::workflow::tasks::Tasks::new(running.service.clone(), w));

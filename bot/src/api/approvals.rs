@@ -6,7 +6,6 @@
 //! never comes from the body.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -198,7 +197,7 @@ pub async fn get(
         ));
     }
     own_record(&svc, &caller, &id).await?;
-    let record = svc.wait(&id, Duration::from_secs(wait)).await?;
+    let record = svc.wait(&id, svc.settings().hold_for(wait)).await?;
     let notifications = svc.deliveries(&id).await?;
     Ok(Json(RecordView {
         record,
@@ -236,7 +235,7 @@ pub async fn wait_any(
         body.request_ids = mine;
     }
     let approvals = svc
-        .wait_any(&body.request_ids, Duration::from_secs(body.wait_secs))
+        .wait_any(&body.request_ids, svc.settings().hold_for(body.wait_secs))
         .await?;
     Ok(Json(ApprovalList { approvals }))
 }

@@ -1,7 +1,8 @@
 //! Credentials from AWS Secrets Manager at start-up (`HITL_SECRET_ARN`,
 //! set by terraform/): the secret is a JSON object of the same names as the
-//! environment (`HITL_TOKEN`, `SLACK_SIGNING_SECRET`, …). A setting given in
-//! the environment or on the command line wins; empty values mean unset.
+//! environment (`HITL_TOKEN`, `SLACK_SIGNING_SECRET`, `TEAMS_APP_PASSWORD`,
+//! … : every credential in [`KEYS`]). A setting given in the environment or
+//! on the command line wins; empty values mean unset.
 //!
 //! The API tokens rotate without a redeploy: when they came from the
 //! secret, [`SecretTokens`] reads it again every [`REREAD_EVERY`], and
@@ -194,8 +195,33 @@ pub fn apply(args: &mut ServeArgs, arn: &str, text: &str) -> Result<(), SecretEr
         get("SLACK_SIGNING_SECRET_PREVIOUS")?,
     );
     fill_secret(&mut args.slack_app_token, get("SLACK_APP_TOKEN")?);
+    let teams = &mut args.teams;
+    fill_secret(&mut teams.teams_app_password, get("TEAMS_APP_PASSWORD")?);
+    fill_secret(
+        &mut teams.teams_webhook_secret,
+        get("TEAMS_WEBHOOK_SECRET")?,
+    );
+    fill_secret(
+        &mut teams.teams_webhook_secret_previous,
+        get("TEAMS_WEBHOOK_SECRET_PREVIOUS")?,
+    );
     Ok(())
 }
+
+/// Every key the secret may hold; any other key is ignored. Only
+/// credentials live there: Teams' app id, tenant and conversation are plain
+/// settings in the environment.
+pub const KEYS: [&str; 9] = [
+    "HITL_TOKEN",
+    "HITL_TOKEN_PREVIOUS",
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_SIGNING_SECRET_PREVIOUS",
+    "SLACK_APP_TOKEN",
+    "TEAMS_APP_PASSWORD",
+    "TEAMS_WEBHOOK_SECRET",
+    "TEAMS_WEBHOOK_SECRET_PREVIOUS",
+];
 
 #[cfg(test)]
 mod tests {
@@ -221,6 +247,66 @@ mod tests {
             Some("s1")
         );
         assert!(args.slack_bot_token.is_none(), "blank means unset");
+    }
+
+    #[test]
+    fn teams_credentials_come_from_the_secret_unless_given() {
+        let mut args = ServeArgs::default();
+        args.teams.teams_webhook_secret_previous = Some(SecretString::from("from-env"));
+        let text = r#"{"TEAMS_APP_PASSWORD": "p1", "TEAMS_WEBHOOK_SECRET": "w1",
+            "TEAMS_WEBHOOK_SECRET_PREVIOUS": "w0", "TEAMS_APP_ID": "not-a-credential"}"#;
+        apply(&mut args, "arn", text).unwrap();
+        let shown = |s: &Option<SecretString>| s.as_ref().map(|s| s.expose_secret().to_owned());
+        assert_eq!(shown(&args.teams.teams_app_password).as_deref(), Some("p1"));
+        assert_eq!(
+            shown(&args.teams.teams_webhook_secret).as_deref(),
+            Some("w1")
+        );
+        assert_eq!(
+            shown(&args.teams.teams_webhook_secret_previous).as_deref(),
+            Some("from-env")
+        );
+        assert!(
+            args.teams.teams_app_id.is_none(),
+            "only credentials are read from the secret"
+        );
+    }
+
+    #[test]
+    fn every_documented_key_is_read() {
+        let unset = format!("{:?}", ServeArgs::default());
+        for key in KEYS {
+            let mut args = ServeArgs::default();
+            apply(
+                &mut args,
+                "arn",
+                &serde_json::json!({ key: "v" }).to_string(),
+            )
+            .unwrap();
+            assert_ne!(format!("{args:?}"), unset, "{key} changed nothing");
+        }
+    }
+
+    /// The secret terraform/ creates holds exactly the keys the bot reads,
+    /// so none is written in vain and every one can be set in place.
+    #[test]
+    fn the_terraform_secret_holds_the_keys_the_bot_reads() {
+        let tf = include_str!("../../../terraform/secrets.tf");
+        let start = tf
+            .find("secret_string = jsonencode({")
+            .expect("terraform/secrets.tf writes the secret as jsonencode({...})");
+        let block = &tf[start..];
+        let block = &block[..block.find("})").expect("the jsonencode block ends")];
+        let mut written: Vec<&str> = block
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim()))
+            .filter(|k| !k.is_empty())
+            .collect();
+        written.sort_unstable();
+        let mut read = KEYS.to_vec();
+        read.sort_unstable();
+        assert_eq!(written, read);
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub struct Settings {
     pub retention: Option<Duration>,
     /// Longest `?wait=` a caller may ask for.
     pub max_wait_secs: u64,
+    /// Where held connections cost money (Lambda), the longest a long-poll
+    /// is held: a longer wait, still valid, ends at the cap with nothing
+    /// decided and the caller polls again. `None` holds as long as asked.
+    pub hold_cap_secs: Option<u64>,
     /// Seconds after an approval within which its call may be claimed
     /// (`POST /v1/approvals/{id}/execution`); later it is refused.
     pub claim_window_secs: u64,
@@ -62,6 +66,13 @@ impl Default for ReplicaSettings {
     }
 }
 
+impl Settings {
+    /// How long to hold a long-poll that asked for `secs`.
+    pub fn hold_for(&self, secs: u64) -> Duration {
+        Duration::from_secs(self.hold_cap_secs.map_or(secs, |cap| secs.min(cap)))
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -72,6 +83,7 @@ impl Default for Settings {
             default_escalation: None,
             retention: Some(Duration::from_secs(90 * 24 * 3600)),
             max_wait_secs: 300,
+            hold_cap_secs: None,
             claim_window_secs: 600,
             people: People::default(),
             outbox: OutboxSettings::default(),

@@ -67,8 +67,9 @@ async fn answer(State(f): State<Fake>, Path((id, kind)): Path<(String, String)>,
         .unwrap();
 }
 
-/// A function URL event as AWS sends it.
-fn url_event(method: &str, path: &str, body: Option<Value>) -> Value {
+/// A function URL event as AWS sends it; `target` may carry a query.
+fn url_event(method: &str, target: &str, body: Option<Value>) -> Value {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let host = "abcdefghij.lambda-url.us-east-1.on.aws";
     let mut headers = json!({
         "host": host,
@@ -87,7 +88,7 @@ fn url_event(method: &str, path: &str, body: Option<Value>) -> Value {
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": path,
-        "rawQueryString": "",
+        "rawQueryString": query,
         "headers": headers,
         "requestContext": {
             "accountId": "anonymous",
@@ -244,6 +245,37 @@ async fn serves_function_url_events(args: &[&str], handler: Option<&str>, env: &
     let record: Value = serde_json::from_str(got.body["body"].as_str().unwrap()).unwrap();
     assert_eq!(record["status"], "pending");
     assert_eq!(got.body["headers"]["content-type"], "application/json");
+
+    // Long-polls longer than the cap (2 s here) are valid: they end at the
+    // cap with nothing decided, and the caller polls again. Uncapped, these
+    // would outlast the runtime's 30 s wait for an answer.
+    let polled = invoke(
+        "inv-3a",
+        url_event("GET", "/v1/approvals/apr_lambda_1?wait=300", None),
+    )
+    .await;
+    assert_eq!(polled.body["statusCode"], 200, "{polled:?}");
+    let record: Value = serde_json::from_str(polled.body["body"].as_str().unwrap()).unwrap();
+    assert_eq!(record["status"], "pending");
+    let polled = invoke(
+        "inv-3b",
+        url_event(
+            "POST",
+            "/v1/approvals/wait",
+            Some(json!({"request_ids": ["apr_lambda_1"], "wait_secs": 300})),
+        ),
+    )
+    .await;
+    assert_eq!(polled.body["statusCode"], 200, "{polled:?}");
+    let list: Value = serde_json::from_str(polled.body["body"].as_str().unwrap()).unwrap();
+    assert_eq!(list["approvals"], json!([]), "{list}");
+    // Past what any caller may ask, it is still refused.
+    let refused = invoke(
+        "inv-3c",
+        url_event("GET", "/v1/approvals/apr_lambda_1?wait=301", None),
+    )
+    .await;
+    assert_eq!(refused.body["statusCode"], 400, "{refused:?}");
 
     // Without the token: the same router refuses, through Lambda too.
     let mut anon = url_event("GET", "/v1/approvals/apr_lambda_1", None);
@@ -456,4 +488,176 @@ async fn the_router_image_command_queues_stream_records_without_the_service() {
     let url = rt.invoke("inv-3", url_event("GET", "/healthz", None)).await;
     assert!(!url.ok, "{url:?}");
     assert!(url.body.to_string().contains("outbox router"), "{url:?}");
+}
+
+/// A Microsoft token endpoint and Bot Connector in one small app: the
+/// token endpoint records the client secret each grant presents.
+async fn teams_endpoints() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let secrets = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = secrets.clone();
+    let app = axum::Router::new()
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            post(move |body: String| {
+                let seen = seen.clone();
+                async move {
+                    let form: Vec<(String, String)> =
+                        serde_urlencoded::from_str(&body).unwrap_or_default();
+                    if let Some((_, s)) = form.iter().find(|(k, _)| k == "client_secret") {
+                        seen.lock().unwrap().push(s.clone());
+                    }
+                    axum::Json(json!({"token_type": "Bearer", "expires_in": 3599,
+                        "ext_expires_in": 3599, "access_token": "eyJ0eXAiOiJKV1QifQ.e30.c2ln"}))
+                }
+            }),
+        )
+        .route(
+            "/amer/v3/conversations/{id}/activities",
+            post(|| async {
+                (
+                    axum::http::StatusCode::CREATED,
+                    axum::Json(json!({"id": "1700000000999"})),
+                )
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, secrets)
+}
+
+/// `HMAC <base64(hmac_sha256(b64decode(secret), body))>`, by Python's hmac.
+fn teams_webhook_signature(secret: &str, body: &str) -> String {
+    use std::io::Write as _;
+    let script = "import base64,hashlib,hmac,sys\n\
+        key=base64.b64decode(sys.argv[1]); body=sys.stdin.buffer.read()\n\
+        print(base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode())";
+    let mut child = std::process::Command::new(crate::teams::python())
+        .args(["-c", script, secret])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    format!("HMAC {}", String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// As deployed by terraform/: Teams' app password and the outgoing
+/// webhook's security token are only in the secret (moto's), the rest of
+/// Teams' settings in the environment. The card is posted with the
+/// password from the secret, and /teams/webhook takes only bodies signed
+/// with the token from the secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_teams_credentials_come_from_the_secret_the_environment_names() {
+    const PASSWORD: &str = "teams~password~from~the~secret~42";
+    const WEBHOOK: &str = "d2ViaG9vay10b2tlbi1mcm9tLXRoZS1zZWNyZXQtMDEyMw==";
+    let moto = Moto::start().await;
+    let conf = crate::aws_emulator::sdk_config(&moto.url).await;
+    let secret = json!({"HITL_TOKEN": TOKEN, "TEAMS_APP_PASSWORD": PASSWORD,
+        "TEAMS_WEBHOOK_SECRET": WEBHOOK, "TEAMS_WEBHOOK_SECRET_PREVIOUS": ""});
+    let arn = aws_sdk_secretsmanager::Client::new(&conf)
+        .create_secret()
+        .name("hitl-teams/bot")
+        .secret_string(secret.to_string())
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let (teams, grants) = teams_endpoints().await;
+    let mut rt = Runtime::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let _child = tokio::process::Command::new(bin())
+        .env_remove("HITL_TOKEN")
+        .env_remove("TEAMS_APP_PASSWORD")
+        .env_remove("TEAMS_WEBHOOK_SECRET")
+        .env_remove("HITL_CONFIG")
+        .env("_HANDLER", "api")
+        .env("HITL_SECRET_ARN", &arn)
+        .env("TEAMS_APP_ID", crate::teams::APP_ID)
+        .env("TEAMS_TENANT_ID", crate::teams::TENANT)
+        .env("TEAMS_SERVICE_URL", format!("{teams}/amer/"))
+        .env("TEAMS_ALLOWED_SERVICE_URLS", &teams)
+        .env(
+            "TEAMS_TOKEN_URL",
+            format!("{teams}/{}/oauth2/v2.0/token", crate::teams::TENANT),
+        )
+        .env("TEAMS_CONVERSATION_ID", "19:approvals@thread.tacv2")
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_LAMBDA_RUNTIME_API", &rt.api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "hitl-api")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/hitl-api")
+        .env("HITL_DATA_DIR", dir.path())
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let create = json!({"request_id": "apr_teams_secret", "tool": "write_file",
+        "arguments": {"path": "/etc/motd"}, "risk": "high", "requester": "agent"});
+    let created = rt
+        .invoke("inv-1", url_event("POST", "/v1/approvals", Some(create)))
+        .await;
+    assert!(created.ok, "{created:?}");
+    // The card goes out after the answer (this function drains its own
+    // outbox: no queues are set); its token grant shows the password.
+    for _ in 0..200 {
+        if !grants.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        grants.lock().unwrap().first().map(String::as_str),
+        Some(PASSWORD)
+    );
+
+    let body = json!({
+        "type": "message",
+        "id": "1700000000123",
+        "serviceUrl": "https://smba.trafficmanager.net/amer/",
+        "channelId": "msteams",
+        "from": {"id": "29:1abc", "name": "Ana", "aadObjectId": "6b3c5e2f-0000-4000-8000-000000000001"},
+        "conversation": {"id": "19:abc@thread.tacv2;messageid=1700000000123", "conversationType": "channel", "tenantId": crate::teams::TENANT},
+        "text": "<at>hitl</at> pending",
+        "textFormat": "plain",
+        "entities": [{"type": "mention", "text": "<at>hitl</at>", "mentioned": {"id": "28:x", "name": "hitl"}}]
+    });
+    let webhook = |id: &str, signature: String| {
+        let mut event = url_event("POST", "/teams/webhook", Some(body.clone()));
+        event["headers"]["authorization"] = json!(signature);
+        event["requestContext"]["requestId"] = json!(id);
+        event
+    };
+    let wrong = "b3RoZXItdG9rZW4tbm90LWluLXRoZS1zZWNyZXQtMDEy";
+    let refused = rt
+        .invoke(
+            "inv-2",
+            webhook("r2", teams_webhook_signature(wrong, &body.to_string())),
+        )
+        .await;
+    assert_eq!(refused.body["statusCode"], 401, "{refused:?}");
+    let answered = rt
+        .invoke(
+            "inv-3",
+            webhook("r3", teams_webhook_signature(WEBHOOK, &body.to_string())),
+        )
+        .await;
+    assert_eq!(answered.body["statusCode"], 200, "{answered:?}");
+    let reply: Value = serde_json::from_str(answered.body["body"].as_str().unwrap()).unwrap();
+    assert_eq!(reply["type"], "message", "{reply}");
 }
