@@ -25,18 +25,38 @@ pub const DEFAULT_HOSTS: [&str; 3] = [
 /// Why a URL is not a service URL the bot may use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ServiceUrlError {
-    #[error("{url:?} is not a valid URL: {why}")]
+    #[error("{} is not a valid URL: {why}", shown(.url))]
     Invalid { url: String, why: String },
-    #[error("{url:?} uses http, which is only accepted for loopback hosts; use https")]
+    #[error("{} uses http, which is only accepted for loopback hosts; use https", shown(.url))]
     PlainHttp { url: String },
     #[error(
-        "service URL {url:?} is not allowed: add its origin to TEAMS_ALLOWED_SERVICE_URLS if it is a genuine connector"
+        "service URL {} is not allowed: add its origin to TEAMS_ALLOWED_SERVICE_URLS if it is a genuine connector",
+        shown(.url)
     )]
     NotAllowed { url: String },
     #[error(
         "TEAMS_ALLOWED_SERVICE_URLS entry {entry:?} has a wildcard; list each connector host exactly"
     )]
     Wildcard { entry: String },
+}
+
+/// `raw` as errors and logs may show it: scheme, host, port and path, never
+/// a user name, password, query or fragment (where secrets ride along).
+pub fn shown(raw: &str) -> String {
+    match Url::parse(raw.trim()) {
+        Ok(u) => {
+            let host = u.host_str().unwrap_or_default();
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            let extra = if u.username().is_empty() && u.password().is_none() && u.query().is_none()
+            {
+                ""
+            } else {
+                " (user name, password and query not shown)"
+            };
+            format!("\"{}://{host}{port}{}\"{extra}", u.scheme(), u.path())
+        }
+        Err(_) => "(a value that is not a URL, not shown)".to_string(),
+    }
 }
 
 /// Scheme, host and port: what an allowlist entry pins down.
@@ -125,10 +145,15 @@ pub fn parse(raw: &str) -> Result<Url, ServiceUrlError> {
         url: raw.to_string(),
         why: e.to_string(),
     })?;
-    if url.host_str().is_none_or(str::is_empty) || !url.username().is_empty() {
+    if url.host_str().is_none_or(str::is_empty)
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+    {
+        // HTTP clients log request URLs at debug: nothing secret may be in one.
         return Err(ServiceUrlError::Invalid {
             url: raw.to_string(),
-            why: "needs a host and no user name".to_string(),
+            why: "needs a host, and no user name, password or query string".to_string(),
         });
     }
     match url.scheme() {
@@ -176,6 +201,29 @@ mod tests {
 
     fn policy(extra: &[&str]) -> ServiceUrlPolicy {
         ServiceUrlPolicy::new(&extra.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn urls_carrying_secrets_are_refused_without_repeating_them() {
+        for raw in [
+            "https://bot:s3cr3t@login.example.com/token",
+            "https://:s3cr3t@login.example.com/token",
+            "https://login.example.com/token?key=s3cr3t",
+            "http://bot:s3cr3t@127.0.0.1:9/token?key=s3cr3t",
+            "not a url s3cr3t",
+        ] {
+            let e = parse(raw).unwrap_err().to_string();
+            assert!(!e.contains("s3cr3t"), "{raw}: {e}");
+        }
+        let e = parse("http://bot:s3cr3t@127.0.0.1:9/token")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("127.0.0.1:9/token") && e.contains("not shown"),
+            "{e}"
+        );
+        let e = parse("http://example.com/amer/").unwrap_err().to_string();
+        assert!(e.contains("\"http://example.com/amer/\""), "{e}");
     }
 
     #[test]

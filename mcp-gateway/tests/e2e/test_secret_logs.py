@@ -169,12 +169,12 @@ async def test_no_secret_reaches_any_log_at_trace_level(tmp_path, fsroot):
         "SLACK_CHANNEL": "#approvals",
         # Slack's Web API is down: every post fails.
         "SLACK_API_URL": f"http://127.0.0.1:{closed_port()}/api/",
-        # The Teams adapter's settings: `serve` has no Teams endpoints yet,
-        # so these are only in its environment, where nothing may echo them.
+        # Teams is on, and its token endpoint is down: every post fails
+        # after asking for a token with the app's password.
         "TEAMS_APP_ID": "00000000-0000-0000-0000-00000000cafe",
         "TEAMS_APP_PASSWORD": TEAMS_PASSWORD,
         "TEAMS_WEBHOOK_SECRET": TEAMS_WEBHOOK,
-        "TEAMS_TOKEN_URL": secret_url("token"),
+        "TEAMS_TOKEN_URL": f"http://127.0.0.1:{closed_port()}/token",
     }).start()
     logs = {}
     gwlog = tmp_path / "hitl-mcp-flow.log"
@@ -218,6 +218,16 @@ async def test_no_secret_reaches_any_log_at_trace_level(tmp_path, fsroot):
     )
     assert out.returncode != 0 and "SLACK_API_URL" in out.stderr.decode(), out
     logs["hitl-bot serve (secret SLACK_API_URL refused)"] = out.stderr.decode() + out.stdout.decode()
+
+    # So is a Teams token URL that carries them.
+    out = subprocess.run(
+        [HITL_BOT, "serve", "--listen", f"127.0.0.1:{free_port()}", "--data-dir", str(tmp_path / "refused-teams")],
+        env=dict(os.environ, HITL_TOKEN=API_TOKEN, TEAMS_APP_ID="00000000-0000-0000-0000-00000000cafe",
+                 TEAMS_APP_PASSWORD=TEAMS_PASSWORD, TEAMS_TOKEN_URL=secret_url("token"), **TRACE),
+        capture_output=True, timeout=30,
+    )
+    assert out.returncode != 0 and "TEAMS_TOKEN_URL" in out.stderr.decode(), out
+    logs["hitl-bot serve (secret TEAMS_TOKEN_URL refused)"] = out.stderr.decode() + out.stdout.decode()
 
     # The gateway with a token the service refuses, in front of an upstream
     # URL that fails: both URLs carry secrets.

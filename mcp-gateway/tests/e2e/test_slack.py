@@ -306,6 +306,17 @@ async def held_write(gw, path, content, results):
     results.append(await gw.call_tool("write_file", {"path": str(path), "content": content}))
 
 
+def wait_card_recorded(bot, card, timeout=15):
+    """Until the bot has recorded where the card is (a thread reply names
+    the card by its thread, as a person replies only to a card they see)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if bot.get(card["request_id"]).get("notification_sent"):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the bot never recorded the card of {card['request_id']}")
+
+
 async def wait_result(results, timeout=15):
     with anyio.fail_after(timeout):
         while not results:
@@ -364,6 +375,7 @@ async def test_a_reject_replied_in_the_thread_refuses_the_call_and_the_agent_rea
         async with anyio.create_task_group() as tg:
             tg.start_soon(held_write, gw, target, "x", results)
             card = await anyio.to_thread.run_sync(wait_card, slack)
+            await anyio.to_thread.run_sync(wait_card_recorded, slack_bot, card)
             ctype, body = event_body(thread_reply("Ev0REJECT1", "U0BOB42", card, "reject wrong folder"))
             status, _ = await anyio.to_thread.run_sync(lambda: send_signed(slack_bot, "/slack/events", ctype, body))
             assert status == 200
@@ -385,6 +397,7 @@ async def test_a_held_call_is_released_by_approve_replied_in_the_thread(slack_bo
         async with anyio.create_task_group() as tg:
             tg.start_soon(held_write, gw, target, "approved in the thread", results)
             card = await anyio.to_thread.run_sync(wait_card, slack)
+            await anyio.to_thread.run_sync(wait_card_recorded, slack_bot, card)
             # Conversation in the thread decides nothing.
             ctype, body = event_body(thread_reply("Ev0CHAT1", "U0ALICE", card, "who asked for this?"))
             status, _ = await anyio.to_thread.run_sync(lambda: send_signed(slack_bot, "/slack/events", ctype, body))
