@@ -31,10 +31,13 @@ pub enum NotDefault {
     Lookup(ConnectorError),
 }
 
+/// A roster answer (`None`: not a member) and when it was given.
+type Seen = (Instant, Option<Member>);
+
 /// Roster answers by (conversation, user).
 #[derive(Default)]
 pub struct Rosters {
-    seen: Mutex<HashMap<(String, String), (Instant, Option<Member>)>>,
+    seen: Mutex<HashMap<(String, String), Seen>>,
 }
 
 impl Rosters {
