@@ -95,6 +95,22 @@ pub struct Connector {
     token: Mutex<Option<CachedToken>>,
 }
 
+/// A conversation member as the connector describes them
+/// (`TeamsChannelAccount`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub aad_object_id: Option<String>,
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// `user`, `guest` or `anonymous`.
+    #[serde(default)]
+    pub user_role: Option<String>,
+}
+
 /// The connector's answer to a post: the new activity's id.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ResourceResponse {
@@ -161,6 +177,31 @@ impl Connector {
             .map(|_| ())
     }
 
+    /// `GET {serviceUrl}v3/conversations/{id}/members/{userId}`: one member
+    /// of a conversation (a channel's: the team's roster), with their role
+    /// and tenant. `None`: not a member (404).
+    pub async fn conversation_member(
+        &self,
+        service_url: &str,
+        conversation_id: &str,
+        user_id: &str,
+    ) -> Result<Option<Member>, ConnectorError> {
+        let mut url = self.activities_url(service_url, conversation_id, None)?;
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop().extend(["members", user_id]);
+        }
+        match self.call(reqwest::Method::GET, url, None).await {
+            Ok(body) => serde_json::from_slice(&body).map(Some).map_err(|e| {
+                ConnectorError::InvalidResponse {
+                    what: "the connector",
+                    message: format!("not a conversation member: {e}"),
+                }
+            }),
+            Err(ConnectorError::Refused { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn activities_url(
         &self,
         service_url: &str,
@@ -189,16 +230,20 @@ impl Connector {
         &self,
         method: reqwest::Method,
         url: Url,
-        body: &Value,
+        body: impl Into<Option<&Value>>,
     ) -> Result<Vec<u8>, ConnectorError> {
+        let body = body.into();
         let mut renewed = false;
         loop {
             let token = self.token(renewed).await?;
-            let resp = self
+            let mut req = self
                 .http
                 .request(method.clone(), url.clone())
-                .bearer_auth(token.expose_secret())
-                .json(body)
+                .bearer_auth(token.expose_secret());
+            if let Some(body) = body {
+                req = req.json(body);
+            }
+            let resp = req
                 .send()
                 .await
                 .map_err(|e| transport("the connector", &e))?;

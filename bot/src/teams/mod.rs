@@ -13,6 +13,7 @@
 //! - [`activity`]: Bot Framework activities and the bot's answers.
 //! - [`connector`]: the Bot Connector client: the app's token, posting and
 //!   replacing activities.
+//! - [`deciders`]: who may decide a request that names no approvers.
 //! - [`settings`]: [`TeamsSettings`], Microsoft's endpoints by default.
 //!
 //! On the service:
@@ -30,6 +31,7 @@
 
 pub mod activity;
 pub mod connector;
+pub mod deciders;
 pub mod keys;
 pub mod messages;
 pub mod notifier;

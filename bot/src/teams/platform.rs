@@ -53,6 +53,9 @@ pub struct Teams {
     pub(crate) conversation_id: Option<String>,
     /// Who may decide through the outgoing webhook (`teams:…`); empty: nobody.
     pub(crate) webhook_deciders: Vec<String>,
+    /// The bot's tenant (TEAMS_TENANT_ID): default deciders must be of it.
+    pub(crate) tenant_id: Option<String>,
+    pub(crate) rosters: super::deciders::Rosters,
     service: OnceLock<Weak<ApprovalService>>,
     locks: KeyedLocks,
 }
@@ -146,6 +149,8 @@ impl Teams {
                 .map(|d| d.trim().to_owned())
                 .filter(|d| !d.is_empty())
                 .collect(),
+            tenant_id: settings.tenant_id.clone().filter(|t| !t.trim().is_empty()),
+            rosters: super::deciders::Rosters::default(),
             service: OnceLock::new(),
             locks: KeyedLocks::default(),
         }))
@@ -177,13 +182,18 @@ impl Teams {
         };
         let decider = ChatPlatform::decider(self, record, user).await;
         let people = svc.people();
-        record.status == Status::Pending
+        let may = record.status == Status::Pending
             && svc.may_decide(record, &decider)
             && !people.might_be_same(&decider.id, &record.requester)
             && !record
                 .approvals
                 .iter()
-                .any(|v| people.same(&v.approver, &decider.id))
+                .any(|v| people.same(&v.approver, &decider.id));
+        // The roster is asked last, and only for requests that name nobody.
+        may && (!record.approvers.is_empty()
+            || ChatPlatform::default_decider(self, record, user, None)
+                .await
+                .is_ok())
     }
 
     /// The card for `record` as `view` shows it, with `note` for the
@@ -412,6 +422,41 @@ impl ChatPlatform for Teams {
     /// their other ids.
     async fn decider(&self, _record: &ApprovalRecord, user: &str) -> Decider {
         Decider::new(format!("{PLATFORM}:{user}"))
+    }
+
+    /// Members of the card's conversation, of the bot's tenant, never
+    /// guests (the connector's roster, see [`super::deciders`]).
+    async fn default_decider(
+        &self,
+        record: &ApprovalRecord,
+        user: &str,
+        _place: Option<&Place>,
+    ) -> Result<(), ServiceError> {
+        let svc = crate::chat::service_of(self)?;
+        let refused = |why: String| {
+            ServiceError::Refused(Refusal::NotADecider {
+                approver: format!("{PLATFORM}:{user}"),
+                why,
+            })
+        };
+        let posted = svc
+            .message_ref(&record.request_id, PLATFORM)
+            .await?
+            .and_then(|at| TeamsRef::parse(at.platform_ref.as_deref()));
+        let Some(at) = posted else {
+            return Err(refused(super::deciders::NotDefault::NotPosted.to_string()));
+        };
+        let tenant = self.tenant_id.as_deref().or(at.tenant_id.as_deref());
+        self.rosters
+            .check(
+                &self.connector,
+                &at.service_url,
+                &at.conversation_id,
+                user,
+                tenant,
+            )
+            .await
+            .map_err(|e| refused(e.to_string()))
     }
 
     async fn tell(&self, place: &Place, _user: &str, answer: &Answer) -> Result<(), TeamsError> {

@@ -66,7 +66,10 @@ class FakeConnector:
     """The Bot Connector and its token endpoint: the client-credentials grant
     (form-encoded), then `v3/conversations/{id}/activities` with the token it
     issued. Records every call and keeps each activity as the channel shows
-    it (replaced by a PUT)."""
+    it (replaced by a PUT). `v3/conversations/{id}/members/{userId}` answers
+    every user as a member of the tenant with the role `user` (the roster
+    the bot asks before letting someone decide a request that names no
+    approvers)."""
 
     def __init__(self):
         self.calls = []
@@ -81,6 +84,9 @@ class FakeConnector:
                 fake._handle(self)
 
             def do_PUT(self):
+                fake._handle(self)
+
+            def do_GET(self):
                 fake._handle(self)
 
             def log_message(self, *args):
@@ -117,6 +123,12 @@ class FakeConnector:
             auth = req.headers.get("Authorization", "")
             if auth.removeprefix("Bearer ") not in self.tokens:
                 return self._send(req, 401, {"message": "Authorization has been denied for this request."})
+            if req.command == "GET" and "/members/" in path:
+                user = path.rsplit("/members/", 1)[1]
+                self.calls.append({"method": "GET", "conversation": path.split("/")[4], "target": user,
+                                   "id": None, "body": None})
+                return self._send(req, 200, {"id": f"29:1{user}", "aadObjectId": user, "name": "Someone",
+                                             "tenantId": TENANT, "userRole": "user"})
             body = json.loads(raw or "null")
             parts = path.split("/")  # ['', 'amer', 'v3', 'conversations', conv, 'activities', id?]
             conversation, target = parts[4], (parts[6] if len(parts) > 6 else None)

@@ -566,6 +566,12 @@ async fn the_outgoing_webhook_lists_for_anyone_and_lets_only_configured_people_d
     })
     .await;
     bot.create(request("apr_hook")).await;
+    // Requests that name no approvers are listed to the people who may
+    // decide them by default: members of the card's conversation.
+    bot.wait_call("card post", |c| {
+        c.method == "POST" && c.path.ends_with("/activities")
+    })
+    .await;
     let post = |body: Value| {
         let bytes = serde_json::to_vec(&body).unwrap();
         let sig = super::webhook::sign(WEBHOOK_SECRET, &bytes);
@@ -656,5 +662,97 @@ async fn a_card_refreshes_for_the_approvers_the_bot_has_seen() {
         "{refresh}"
     );
     assert_eq!(refresh["action"]["verb"], "refresh");
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn with_no_approvers_only_members_of_the_cards_conversation_in_the_bots_tenant_decide() {
+    const GUEST: &str = "6b3c5e2f-0000-4000-8000-0000000000a1";
+    const VISITOR: &str = "6b3c5e2f-0000-4000-8000-0000000000a2";
+    const OUTSIDER: &str = "6b3c5e2f-0000-4000-8000-0000000000a3";
+    const STRANGER: &str = "6b3c5e2f-0000-4000-8000-0000000000a4";
+    let bot = Bot::start().await;
+    let su = bot.fake.service_url();
+    bot.fake.set_member(GUEST, Some(("guest", TENANT)));
+    bot.fake.set_member(VISITOR, Some(("anonymous", TENANT)));
+    bot.fake.set_member(
+        OUTSIDER,
+        Some(("user", "0c2e4d6f-1111-4222-8333-444455556666")),
+    );
+    bot.fake.set_member(STRANGER, None);
+    bot.create(request("apr_default")).await;
+    bot.wait_call("card post", |c| {
+        c.method == "POST" && c.path.ends_with("/activities")
+    })
+    .await;
+    let approve = json!({"requestId": "apr_default", "decision": "approve"});
+
+    for (n, (who, why)) in [
+        (GUEST, "guests"),
+        (VISITOR, "guests"),
+        (OUTSIDER, "tenant"),
+        (STRANGER, "members of the conversation"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (status, body) = bot
+            .send(&click(&format!("d-{n}"), &su, who, approve.clone()))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let text = body["value"].as_str().unwrap_or_default();
+        assert!(
+            text.contains("may not decide") && text.contains(why),
+            "{who}: {body}"
+        );
+        assert_eq!(bot.status("apr_default").await, "pending", "{who}");
+        // Nor do they get live buttons on a refresh.
+        let mut refresh = click(
+            &format!("d-r{n}"),
+            &su,
+            who,
+            json!({"requestId": "apr_default"}),
+        );
+        refresh["value"]["action"]["verb"] = json!("refresh");
+        refresh["value"]["trigger"] = json!("automatic");
+        let (_, card) = bot.send(&refresh).await;
+        assert!(
+            !card_text(&card["value"]).contains("Action.Execute"),
+            "{who}: {card}"
+        );
+    }
+    // The roster was asked with the channel's id, not the thread's.
+    let asked = bot
+        .wait_call("roster lookup", |c| {
+            c.method == "GET" && c.path.contains("/members/")
+        })
+        .await;
+    assert!(!asked.path.contains("messageid"), "{}", asked.path);
+
+    // A roster that cannot be read refuses and is asked again next time.
+    bot.fake.fail_roster(Some(503));
+    let (_, body) = bot.send(&click("d-10", &su, ANA, approve.clone())).await;
+    assert!(
+        body["value"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("could not confirm"),
+        "{body}"
+    );
+    assert_eq!(bot.status("apr_default").await, "pending");
+    bot.fake.fail_roster(None);
+    let before = bot.fake.roster_calls();
+    let (_, body) = bot.send(&click("d-11", &su, ANA, approve)).await;
+    assert_eq!(
+        body["type"], "application/vnd.microsoft.card.adaptive",
+        "{body}"
+    );
+    assert!(
+        bot.fake.roster_calls() > before,
+        "the failure was not cached"
+    );
+    let record = bot.service.get("apr_default").await.unwrap();
+    assert_eq!(record.status.to_string(), "approved");
+    assert_eq!(record.approvals[0].approver, format!("teams:{ANA}"));
     bot.stop().await;
 }

@@ -1,6 +1,9 @@
 //! A fake Bot Connector with its token endpoint, on 127.0.0.1, speaking the
 //! real payloads: the client-credentials grant (form-encoded, Entra's JSON
-//! answer and errors) and `v3/conversations/{id}/activities`. It records
+//! answer and errors), `v3/conversations/{id}/activities` and
+//! `v3/conversations/{id}/members/{userId}` (`TeamsChannelAccount`; by
+//! default everyone is a member of [`super::TENANT`] with the role
+//! `user`, changed with [`FakeConnector::set_member`]). It records
 //! every request, accepts only tokens it issued, and can be told to answer
 //! the next connector calls with given statuses and headers.
 
@@ -33,6 +36,10 @@ struct Inner {
     /// Scripted answers for the next connector calls: status and headers.
     script: VecDeque<(u16, Vec<(String, String)>)>,
     token_lifetime: u64,
+    /// Roster answers by user id: `None` is "not a member" (404).
+    roster: std::collections::HashMap<String, Option<Value>>,
+    /// The roster answers this status while set.
+    roster_failing: Option<u16>,
 }
 
 #[derive(Clone)]
@@ -97,6 +104,29 @@ impl FakeConnector {
     /// Tokens issued so far stop working (as after a credential reset).
     pub fn revoke_tokens(&self) {
         self.inner.lock().unwrap().issued.clear();
+    }
+
+    /// How the roster describes `user` (an AAD object id): `None` is not a
+    /// member; otherwise `role` (`user`, `guest`, `anonymous`) in `tenant`.
+    pub fn set_member(&self, user: &str, member: Option<(&str, &str)>) {
+        let answer = member.map(|(role, tenant)| member_json(user, role, tenant));
+        self.inner
+            .lock()
+            .unwrap()
+            .roster
+            .insert(user.to_owned(), answer);
+    }
+
+    /// The roster answers `status` (None: works again).
+    pub fn fail_roster(&self, status: Option<u16>) {
+        self.inner.lock().unwrap().roster_failing = status;
+    }
+
+    pub fn roster_calls(&self) -> usize {
+        self.connector_calls()
+            .iter()
+            .filter(|c| c.method == "GET" && c.path.contains("/members/"))
+            .count()
     }
 
     pub fn set_token_lifetime(&self, secs: u64) {
@@ -177,6 +207,9 @@ async fn connector(
         )
             .into_response();
     }
+    if method == Method::GET {
+        return roster(&inner, uri.path());
+    }
     if let Some((status, headers)) = inner.script.pop_front() {
         let mut resp = (
             StatusCode::from_u16(status).unwrap(),
@@ -199,4 +232,57 @@ async fn connector(
     }
     let id = format!("1700000000{:03}", inner.calls.len());
     axum::Json(json!({ "id": id })).into_response()
+}
+
+fn member_json(user: &str, role: &str, tenant: &str) -> Value {
+    json!({
+        "id": format!("29:1{user}"), "name": "Someone", "aadObjectId": user,
+        "givenName": "Some", "surname": "One", "email": "someone@contoso.com",
+        "userPrincipalName": "someone@contoso.com", "tenantId": tenant, "userRole": role
+    })
+}
+
+/// `GET v3/conversations/{id}/members/{userId}`.
+fn roster(inner: &Inner, path: &str) -> Response {
+    let Some((_, user)) = path.rsplit_once("/members/") else {
+        return (StatusCode::NOT_FOUND, "no such route").into_response();
+    };
+    if let Some(status) = inner.roster_failing {
+        return (
+            StatusCode::from_u16(status).unwrap(),
+            axum::Json(
+                json!({ "error": { "code": "ServiceError", "message": "roster unavailable" } }),
+            ),
+        )
+            .into_response();
+    }
+    let user = percent_decode(user);
+    match inner.roster.get(&user) {
+        Some(Some(m)) => axum::Json(m.clone()).into_response(),
+        Some(None) => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({ "error": { "code": "MemberNotFoundInConversation", "message": "The member could not be found in the conversation." } })),
+        )
+            .into_response(),
+        None => axum::Json(member_json(&user, "user", super::TENANT)).into_response(),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
