@@ -49,10 +49,7 @@ pub fn record_data(record: &ApprovalRecord, now: DateTime<Utc>, mention: Mention
     let proposed_action =
         non_empty(record.proposed_action.as_deref()).map(|s| redact_text(s).into_owned());
     let reason = non_empty(record.reason.as_deref()).map(|s| redact_text(s).into_owned());
-    // Pretty-printing a `Value` cannot fail: every key is a string.
-    let arguments_json =
-        serde_json::to_string_pretty(&shorten_strings(redact_value(&record.arguments)))
-            .unwrap_or_else(|_| "(arguments could not be shown)".to_string());
+    let arguments_json = arguments_text(&record.arguments);
     let approvals: Vec<String> = record
         .approvals
         .iter()
@@ -168,6 +165,64 @@ pub fn has_long_strings(arguments: &Value) -> bool {
     }
 }
 
+/// Argument names that say what a call does or touches (paths, commands,
+/// SQL, URLs), matched as parts of the name (`file_path`, `sqlQuery`).
+const TELLING_NAMES: &[&str] = &[
+    "path",
+    "file",
+    "dir",
+    "command",
+    "cmd",
+    "script",
+    "code",
+    "sql",
+    "query",
+    "statement",
+    "url",
+    "uri",
+    "endpoint",
+    "host",
+    "method",
+];
+
+/// Whether the argument `name` says what the call does or touches.
+pub fn is_telling_argument(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    TELLING_NAMES.iter().any(|t| name.contains(t))
+}
+
+/// The arguments as cards print them: redacted, long strings shortened,
+/// pretty JSON with the telling arguments ([`is_telling_argument`]) first,
+/// so other arguments, however long, never push them down and out of the
+/// card. The rest keep their order (by name).
+pub fn arguments_text(arguments: &Value) -> String {
+    // Pretty-printing a `Value` cannot fail: every key is a string.
+    let pretty = |v: &Value| {
+        serde_json::to_string_pretty(v)
+            .unwrap_or_else(|_| "(arguments could not be shown)".to_string())
+    };
+    let shown = shorten_strings(redact_value(arguments));
+    let Value::Object(map) = &shown else {
+        return pretty(&shown);
+    };
+    if map.is_empty() {
+        return pretty(&shown);
+    }
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort_by_key(|k| !is_telling_argument(k));
+    let mut out = String::from("{\n");
+    for (i, k) in keys.iter().enumerate() {
+        let name = serde_json::to_string(k).unwrap_or_default();
+        // Nested lines move in by one level; strings keep their newlines
+        // escaped, so every line break here is structure.
+        let value = pretty(&map[*k]).replace('\n', "\n  ");
+        out.push_str(&format!("  {name}: {value}"));
+        out.push_str(if i + 1 < keys.len() { ",\n" } else { "\n" });
+    }
+    out.push('}');
+    out
+}
+
 fn shorten_strings(value: Value) -> Value {
     match value {
         Value::String(s) if s.chars().count() > MAX_ARGUMENT_STRING => {
@@ -262,5 +317,56 @@ pub fn format_duration(secs: i64) -> String {
         60..1440 => format!("{} h {} min", mins / 60, mins % 60),
         _ if mins / 60 % 24 == 0 => format!("{} d", mins / 1440),
         _ => format!("{} d {} h", mins / 1440, mins / 60 % 24),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn telling_arguments_come_first_and_the_text_is_the_same_json() {
+        let args = json!({
+            "a_padding": "x".repeat(50),
+            "content": "hello",
+            "file_path": "/etc/cron.d/x",
+            "options": {"mode": "0644", "tags": ["a", "b"]},
+            "sqlQuery": "DROP TABLE users",
+        });
+        let text = arguments_text(&args);
+        let first: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .filter(|l| l.starts_with("  \""))
+            .map(|l| l.trim_start().split('"').nth(1).unwrap())
+            .collect();
+        assert_eq!(
+            first,
+            ["file_path", "sqlQuery", "a_padding", "content", "options"]
+        );
+        // Still the same JSON, only the order differs.
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), args);
+        assert_eq!(arguments_text(&json!({})), "{}");
+        assert_eq!(
+            arguments_text(&json!(["rm", "-rf"])),
+            "[\n  \"rm\",\n  \"-rf\"\n]"
+        );
+        // Without telling names the printing is serde_json's own.
+        let plain = json!({"b": 1, "a": {"c": [1, 2]}});
+        assert_eq!(
+            arguments_text(&plain),
+            serde_json::to_string_pretty(&plain).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_long_value_is_shortened_and_secrets_are_redacted_in_the_text() {
+        let args = json!({"content": "y".repeat(MAX_ARGUMENT_STRING + 10), "command": "curl -u bob:hunter2 https://x"});
+        let text = arguments_text(&args);
+        assert!(text.starts_with("{\n  \"command\""), "{text}");
+        assert!(text.contains("truncated, 10 more characters"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
     }
 }
