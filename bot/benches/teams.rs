@@ -32,6 +32,9 @@ const RATE: u64 = 100;
 const REQUESTS: usize = 1000;
 const RUNS: usize = 3;
 
+/// The person who clicks, as the record names them.
+const APPROVER: &str = "teams:6b3c5e2f-0000-4000-8000-00000000be9c";
+
 #[allow(clippy::disallowed_methods)]
 fn issuer() -> (std::process::Child, String) {
     let python =
@@ -112,7 +115,10 @@ async fn run(issuer_url: &str) -> (Duration, Duration, Duration) {
         let body: CreateApproval = serde_json::from_value(json!({
             "tool": "write_file", "server": "filesystem", "risk": "high", "requester": "agent",
             "arguments": {"path": format!("/tmp/bench-{i}.txt"), "content": "x".repeat(200)},
-            "reasons": ["file write"]
+            "reasons": ["file write"],
+            // Named, so the click needs no roster lookup (a request that
+            // names nobody asks the connector who is in the conversation).
+            "approvers": [APPROVER]
         }))
         .unwrap();
         let id = svc.create(body).await.unwrap().0.request_id;
@@ -121,7 +127,8 @@ async fn run(issuer_url: &str) -> (Duration, Duration, Duration) {
     // Warm the key cache with one invoke: in service the keys are fetched
     // once per 12 h.
     let warm: CreateApproval = serde_json::from_value(json!({
-        "tool": "warm", "risk": "high", "requester": "agent", "arguments": {}
+        "tool": "warm", "risk": "high", "requester": "agent", "arguments": {},
+        "approvers": [APPROVER]
     }))
     .unwrap();
     let warm = svc.create(warm).await.unwrap().0.request_id;
